@@ -1,0 +1,175 @@
+"""Load and validate packs and scenario files.
+
+Contract: every function here either returns validated models or raises
+:class:`~stochbox.errors.ScenarioError` naming the file, the line (where the
+YAML gives one), the field and what is expected. Nothing else escapes for bad
+input. ``validate_path`` collects *all* errors of a folder instead of stopping
+at the first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from stochbox.errors import ScenarioError
+from stochbox.scenarios.models import Pack, PackManifest, Scenario
+
+PACK_FILE = "pack.yaml"
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or its deepest existing parent)."""
+    line = None if node is None else node.start_mark.line + 1
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+            if nxt is None:
+                break
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read file: {exc}", file=str(path)) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(
+            f"not valid YAML: {problem}",
+            file=str(path),
+            line=None if mark is None else mark.line + 1,
+            hint="check indentation and quoting; multi-line text goes in a '|' block",
+        ) from None
+    return data, node
+
+
+def _validation_error(path: Path, node: yaml.Node | None, exc: ValidationError) -> ScenarioError:
+    err = exc.errors()[0]
+    loc = tuple(err.get("loc", ()))
+    field = ".".join(str(p) for p in loc) or None
+    msg = err.get("msg", "invalid value")
+    if err.get("type") == "missing":
+        msg = "is required but missing"
+    elif err.get("type") == "extra_forbidden":
+        msg = "is not a known field (check the spelling)"
+    more = len(exc.errors()) - 1
+    if more:
+        msg += f" (and {more} more problem{'s' if more > 1 else ''} in this file)"
+    return ScenarioError(msg, file=str(path), line=_line_of(node, loc), field=field)
+
+
+def load_manifest(folder: Path) -> PackManifest:
+    path = Path(folder) / PACK_FILE
+    if not path.is_file():
+        raise ScenarioError(
+            "no pack.yaml here", file=str(path), hint="a pack folder needs pack.yaml with name, version, description"
+        )
+    data, node = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise ScenarioError("must be a mapping with name, version, description", file=str(path), line=1)
+    try:
+        return PackManifest.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(path, node, exc) from None
+
+
+def load_scenario(path: Path, *, pack: str | None = None) -> Scenario:
+    """Load one scenario file; resolves ``ground_truth.file`` relative to it."""
+    path = Path(path)
+    data, node = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise ScenarioError("must be a mapping of scenario fields (id, title, prompt, ...)", file=str(path), line=1)
+    gt = data.get("ground_truth")
+    if isinstance(gt, dict) and isinstance(gt.get("file"), str) and gt.get("code") is None:
+        gt_path = (path.parent / gt["file"]).resolve()
+        if not gt_path.is_relative_to(path.parent.resolve()):
+            raise ScenarioError(
+                "must point inside the pack folder",
+                file=str(path),
+                line=_line_of(node, ("ground_truth", "file")),
+                field="ground_truth.file",
+            )
+        try:
+            code = gt_path.read_text(encoding="utf-8")
+        except OSError:
+            raise ScenarioError(
+                f"file '{gt['file']}' not found next to the scenario",
+                file=str(path),
+                line=_line_of(node, ("ground_truth", "file")),
+                field="ground_truth.file",
+            ) from None
+        data = {**data, "ground_truth": {**gt, "file": None, "code": code}}
+    data = {**data, "pack": pack, "source": str(path)}
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(path, node, exc) from None
+
+
+def scenario_files(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in Path(folder).iterdir() if p.suffix in SCENARIO_SUFFIXES and p.name != PACK_FILE and p.is_file()
+    )
+
+
+def load_pack(folder: Path | str) -> Pack:
+    """Load a pack folder; raises on the first bad file. Scenario ids must be unique."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ScenarioError("not a pack folder", file=str(folder), hint="give a folder containing pack.yaml")
+    manifest = load_manifest(folder)
+    scenarios: list[Scenario] = []
+    seen: dict[str, Path] = {}
+    for path in scenario_files(folder):
+        sc = load_scenario(path, pack=manifest.name)
+        if sc.id in seen:
+            raise ScenarioError(f"duplicate id '{sc.id}' (also in {seen[sc.id].name})", file=str(path), field="id")
+        seen[sc.id] = path
+        scenarios.append(sc)
+    return Pack(manifest=manifest, path=folder, scenarios=scenarios)
+
+
+def validate_path(path: Path | str) -> list[ScenarioError]:
+    """All problems in a pack folder or a single scenario file (empty list = valid)."""
+    path = Path(path)
+    errors: list[ScenarioError] = []
+    if path.is_file():
+        try:
+            load_scenario(path)
+        except ScenarioError as exc:
+            errors.append(exc)
+        return errors
+    if not path.is_dir():
+        return [ScenarioError("no such file or folder", file=str(path))]
+    name = None
+    try:
+        name = load_manifest(path).name
+    except ScenarioError as exc:
+        errors.append(exc)
+    seen: dict[str, Path] = {}
+    for f in scenario_files(path):
+        try:
+            sc = load_scenario(f, pack=name)
+        except ScenarioError as exc:
+            errors.append(exc)
+            continue
+        if sc.id in seen:
+            errors.append(ScenarioError(f"duplicate id '{sc.id}' (also in {seen[sc.id].name})", file=str(f), field="id"))
+        seen[sc.id] = f
+    return errors

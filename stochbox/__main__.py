@@ -1,0 +1,3 @@
+from stochbox.cli import main
+
+main()

@@ -1,0 +1,126 @@
+"""Run ground-truth programs in the sandbox to get samples.
+
+Contract: ``generate_samples(scenario, n, seed, sandbox)`` returns exactly
+``n`` samples, each normalised by :func:`coerce_sample`, or raises
+:class:`TruthError` naming the scenario and what went wrong (with the tail of
+the program's stderr). It is a pure function of (program, n, seed, sandbox
+runtime): the same inputs give the same samples. It never runs the program
+outside ``sandbox``.
+
+Non-batch programs (one sample per execution) are run ``n`` times inside
+*one* sandbox execution, each time as a fresh ``__main__`` with fresh globals;
+the random state continues from one run to the next, so the n draws are
+independent and reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stochbox.errors import StochboxError
+from stochbox.sandbox.base import TRUTH_OUTPUT_CAP, ExecResult, Sandbox
+from stochbox.scenarios.models import Scenario
+from stochbox.scenarios.samples import coerce_sample
+
+
+class TruthError(StochboxError):
+    """A ground-truth program failed or broke its output contract."""
+
+    exit_code = 5
+
+
+# Runs a one-sample program n times; prints one JSON list of the last lines.
+_REPEAT_HARNESS = r'''
+import contextlib as _cl, io as _io, json as _json, sys as _sys
+_src = compile(__stochbox_program__, "<ground_truth>", "exec")
+_out = []
+for _i in range(N):
+    _buf = _io.StringIO()
+    _g = {"__name__": "__main__", "__builtins__": __builtins__}
+    try:
+        with _cl.redirect_stdout(_buf):
+            exec(_src, _g)
+    except SystemExit as _e:
+        if _e.code not in (None, 0):
+            raise
+    _lines = [l for l in _buf.getvalue().splitlines() if l.strip()]
+    if not _lines:
+        raise RuntimeError(f"run {_i} printed nothing")
+    _out.append(_json.loads(_lines[-1]))
+print(_json.dumps(_out))
+'''
+
+
+def program_for(scenario: Scenario, n: int) -> tuple[str, dict[str, Any]]:
+    """The code and globals one sandbox execution needs to print ``n`` samples as a JSON list."""
+    gt = scenario.ground_truth
+    assert gt.code is not None
+    if gt.batch:
+        return gt.code, {"N": n}
+    return _REPEAT_HARNESS, {"N": n, "__stochbox_program__": gt.code}
+
+
+def _fail(scenario: Scenario, what: str, res: ExecResult | None = None) -> TruthError:
+    detail = ""
+    if res is not None:
+        tail = (res.stderr or "").strip().splitlines()[-3:]
+        if res.sandbox_error:
+            detail = f" (sandbox: {res.sandbox_error})"
+        elif tail:
+            detail = " | " + " / ".join(tail)
+    return TruthError(f"scenario '{scenario.id}' ({scenario.source or scenario.pack}): ground truth {what}{detail}")
+
+
+def parse_samples(scenario: Scenario, res: ExecResult, n: int) -> list[Any]:
+    if res.timed_out:
+        raise _fail(scenario, f"timed out after {scenario.ground_truth.timeout_s}s", res)
+    if not res.ok:
+        raise _fail(scenario, f"exited with code {res.exit_code}", res)
+    if res.truncated:
+        raise _fail(scenario, "printed more than the output cap", res)
+    lines = [l for l in res.stdout.splitlines() if l.strip()]
+    if not lines:
+        raise _fail(scenario, "printed nothing", res)
+    try:
+        values = json.loads(lines[-1])
+    except json.JSONDecodeError:
+        raise _fail(scenario, f"last line is not JSON: {lines[-1][:80]!r}", res) from None
+    if not isinstance(values, list) or len(values) != n:
+        got = len(values) if isinstance(values, list) else type(values).__name__
+        raise _fail(scenario, f"must print a JSON list of N={n} samples, got {got}", res)
+    out = []
+    for i, v in enumerate(values):
+        try:
+            out.append(coerce_sample(v, scenario.answer_format))
+        except ValueError as exc:
+            raise _fail(scenario, f"sample {i} does not match answer_format: {exc}") from None
+    return out
+
+
+def generate_samples(scenario: Scenario, n: int, seed: int, sandbox: Sandbox) -> list[Any]:
+    if n < 1:
+        raise ValueError("n must be >= 1")
+    code, globals_ = program_for(scenario, n)
+    res = sandbox.execute(
+        code,
+        timeout_s=scenario.ground_truth.timeout_s,
+        seed=seed,
+        output_cap=TRUTH_OUTPUT_CAP,
+        globals_=globals_,
+    )
+    return parse_samples(scenario, res, n)
+
+
+async def agenerate_samples(scenario: Scenario, n: int, seed: int, sandbox: Sandbox) -> list[Any]:
+    if n < 1:
+        raise ValueError("n must be >= 1")
+    code, globals_ = program_for(scenario, n)
+    res = await sandbox.aexecute(
+        code,
+        timeout_s=scenario.ground_truth.timeout_s,
+        seed=seed,
+        output_cap=TRUTH_OUTPUT_CAP,
+        globals_=globals_,
+    )
+    return parse_samples(scenario, res, n)
