@@ -79,3 +79,22 @@ class Agent(ABC):
 
     async def aclose(self) -> None:
         """Release model resources. Idempotent."""
+
+
+@dataclass(frozen=True)
+class AgentOptions:
+    """Model options from the command line, passed to ``resolve_agent``.
+
+    ``tool_protocol``: ``auto`` (function calling where the model supports
+    it, else code blocks), ``functions`` or ``code``. ``api_key_env`` names
+    the environment variable holding the key (never the key itself, so it is
+    never written to run.json).
+    """
+
+    tool_protocol: str = "auto"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    threads: int = 1
+    limits: AgentLimits = field(default_factory=AgentLimits)
