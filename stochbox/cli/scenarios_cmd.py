@@ -1,4 +1,4 @@
-"""``stochbox scenarios list|show|validate``."""
+"""``stochbox scenarios list|show|validate|import``."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def show_cmd(
         typer.echo(sc.model_dump_json(indent=2))
         return
     console.rule(f"[bold]{sc.id}[/] ({sc.pack}) — {sc.title}")
-    console.print(f"kind: {sc.kind.value}   support: {sc.support.value}   answer: {sc.answer_format.model_dump(mode="json", exclude_none=True)}")
+    console.print(f"kind: {sc.kind.value}   support: {sc.support.value}   answer: {sc.answer_format.model_dump(mode='json', exclude_none=True)}")
     console.print(f"tags: {', '.join(sc.tags)}")
     console.print("[bold]prompt[/]")
     console.print(sc.prompt, markup=False)
@@ -98,6 +98,35 @@ def validate_cmd(path: Path = typer.Argument(..., help="A pack folder or one sce
     if errors:
         raise typer.Exit(2)
     typer.echo(f"ok: {path}")
+
+
+import_app = typer.Typer(help="Bring external suites in as scenario packs.", no_args_is_help=True)
+scenarios_app.add_typer(import_app, name="import")
+
+
+@import_app.command("jsonl")
+def import_jsonl_cmd(
+    file: Path = typer.Argument(..., help="JSON lines: one scenario per line (prompt, code, support, answer_format, ...)."),
+    out: Path = typer.Option(..., "--out", "-o", help="New pack folder to write (must not exist or be empty)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Pack name (default: the folder name); ids get it as prefix."),
+) -> None:
+    """Turn a JSON-lines file into a pack folder. Exit 0: all imported, 1: some lines skipped, 2: nothing usable.
+
+    Each bad line is reported on one line (file:line: field: problem); the good ones are still written.
+    Fields and the fixed_batch option for programs that print a fixed-size list: see stochbox.scenarios.importer.
+    """
+    from stochbox.scenarios.importer import import_jsonl
+
+    result = import_jsonl(file, out, name=name)
+    for problem in result.problems:
+        typer.echo(f"skipped: {problem.render(str(file))}", err=True)
+    if result.imported:
+        typer.echo(f"imported {len(result.imported)} scenario(s) into {out} (pack '{result.pack}')", err=False)
+    else:
+        typer.echo(f"error: no usable scenario in {file}; nothing written", err=True)
+    if result.problems:
+        typer.echo(f"{len(result.problems)} line(s) skipped", err=True)
+    raise typer.Exit(result.exit_code)
 
 
 def register(app: typer.Typer) -> None:
