@@ -1,0 +1,637 @@
+"""stochbox fork-server: runs *inside* the jail or container.
+
+Standard library plus numpy/scipy only; it must not import stochbox (it runs
+on Debian's ``/usr/bin/python3`` inside the image and the jail). The host
+sends this file's source through stdin with the bootstrap in
+``stochbox.sandbox.transport`` and then talks frames (4-byte big-endian
+length + UTF-8 JSON) over the server's stdin/stdout; see "Sandbox wire
+protocol" in docs/architecture.md.
+
+Life of the server:
+
+1. ``configure`` frame from the host (work root, Landlock on/off, whether it
+   may sweep its pid namespace, default limits). The server imports numpy and
+   ``scipy.stats`` once and answers ``hello`` with the confinement layers it
+   *observes* from inside (uid, pid namespace, seccomp mode, no_new_privs,
+   Landlock ABI).
+2. For every ``exec`` request it forks a child: new session, fresh empty work
+   dir, inherited descriptors closed, Landlock domain limited to that work
+   dir (signals to the server are scoped out), rlimits, ``random``/numpy
+   reseeded from the request seed, request globals set, the code run as a
+   fresh ``__main__``. stdout/stderr come back through pipes, capped.
+3. After the child ends (or the wall-clock deadline passes) every process
+   the execution created is killed -- ``kill(-1)`` when the server is alone
+   in its pid namespace, else all descendants, which the server collects as
+   child subreaper -- and the work dir is removed. Nothing survives into the
+   next execution.
+
+The server writes nothing to stdout but reply frames; its own stdout/stderr
+descriptors are moved away so stray prints cannot corrupt the channel.
+"""
+
+import builtins
+import ctypes
+import errno
+import json
+import math
+import os
+import random
+import resource
+import selectors
+import shutil
+import signal
+import sys
+import time
+import traceback
+import types
+
+PROTOCOL_VERSION = 1
+MAX_FRAME = 1 << 30
+# Output beyond this multiple of the cap is a flood: the execution is killed
+# (killed_reason "output") instead of being drained until the deadline.
+FLOOD_FACTOR = 8
+FLOOD_MIN = 1 << 20
+# Exit status the child uses when *its own setup* failed (not the user code).
+SETUP_FAILED = 125
+
+DEFAULT_LIMITS = {
+    "memory_mb": 1024,  # address space the code may add on top of the warm server
+    "nproc": 64,  # RLIMIT_NPROC (counts every process of the jail's uid)
+    "nofile": 256,
+    "fsize_mb": 256,
+}
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_CHILD_SUBREAPER = 36
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def read_exact(fd, n):
+    chunks = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("channel closed")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd):
+    size = int.from_bytes(read_exact(fd, 4), "big")
+    if size > MAX_FRAME:
+        raise ValueError("frame too large: %d bytes" % size)
+    return json.loads(read_exact(fd, size).decode("utf-8"))
+
+
+def write_frame(fd, obj):
+    data = json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogateescape")
+    view = memoryview(len(data).to_bytes(4, "big") + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+# --------------------------------------------------------------------------- Landlock
+
+# Syscall numbers are the same on every architecture (444-446).
+_LL_CREATE, _LL_ADD_RULE, _LL_RESTRICT = 444, 445, 446
+_LL_CREATE_VERSION = 1
+_LL_RULE_PATH_BENEATH = 1
+
+_FS_EXECUTE = 1 << 0
+_FS_WRITE_FILE = 1 << 1
+_FS_READ_FILE = 1 << 2
+_FS_READ_DIR = 1 << 3
+_FS_REMOVE_DIR = 1 << 4
+_FS_REMOVE_FILE = 1 << 5
+_FS_MAKE_CHAR = 1 << 6
+_FS_MAKE_DIR = 1 << 7
+_FS_MAKE_REG = 1 << 8
+_FS_MAKE_SOCK = 1 << 9
+_FS_MAKE_FIFO = 1 << 10
+_FS_MAKE_BLOCK = 1 << 11
+_FS_MAKE_SYM = 1 << 12
+_FS_REFER = 1 << 13  # ABI 2
+_FS_TRUNCATE = 1 << 14  # ABI 3
+_FS_IOCTL_DEV = 1 << 15  # ABI 5
+_NET_BIND_TCP = 1 << 0  # ABI 4
+_NET_CONNECT_TCP = 1 << 1
+_SCOPE_ABSTRACT_UNIX = 1 << 0  # ABI 6
+_SCOPE_SIGNAL = 1 << 1
+
+_FS_READ = _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR
+_FS_WRITE_ALL = (
+    _FS_WRITE_FILE | _FS_REMOVE_DIR | _FS_REMOVE_FILE | _FS_MAKE_DIR | _FS_MAKE_REG
+    | _FS_MAKE_SYM | _FS_MAKE_FIFO | _FS_MAKE_SOCK
+)
+# Read-only (and executable) system paths; anything not listed is invisible.
+_LL_READ_PATHS = ("/usr", "/lib", "/lib64", "/bin", "/etc", "/proc", "/opt", "/sys/devices/system/cpu")
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def landlock_abi():
+    """Landlock ABI version of the running kernel, 0 when unavailable."""
+    res = _libc.syscall(_LL_CREATE, None, 0, _LL_CREATE_VERSION)
+    return max(res, 0)
+
+
+def landlock_restrict(read_paths, write_paths, abi):
+    """Confine this process (and its future children) to the given paths.
+
+    Read paths get read/execute; write paths get everything. TCP bind and
+    connect are denied outright (ABI >= 4), and signals and abstract unix
+    sockets are scoped to the domain (ABI >= 6), so the code cannot signal
+    the server that forked it.
+    """
+    fs = _FS_READ | _FS_WRITE_ALL | _FS_MAKE_CHAR | _FS_MAKE_BLOCK
+    if abi >= 2:
+        fs |= _FS_REFER
+    if abi >= 3:
+        fs |= _FS_TRUNCATE
+    if abi >= 5:
+        fs |= _FS_IOCTL_DEV
+    attr = _RulesetAttr(fs, _NET_BIND_TCP | _NET_CONNECT_TCP if abi >= 4 else 0,
+                        _SCOPE_ABSTRACT_UNIX | _SCOPE_SIGNAL if abi >= 6 else 0)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    ruleset = _libc.syscall(_LL_CREATE, ctypes.byref(attr), size, 0)
+    if ruleset < 0:
+        raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
+    try:
+        write = fs & ~(_FS_MAKE_CHAR | _FS_MAKE_BLOCK | _FS_IOCTL_DEV)
+        rules = [(p, _FS_READ) for p in read_paths] + [(p, write) for p in write_paths]
+        rules.append(("/dev", _FS_READ_FILE | _FS_WRITE_FILE | _FS_READ_DIR))  # /dev/null, urandom
+        for path, allowed in rules:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # path absent in this jail: nothing to allow
+            try:
+                if not os.path.isdir(path):
+                    allowed &= _FS_EXECUTE | _FS_READ_FILE | _FS_WRITE_FILE | _FS_TRUNCATE
+                rule = _PathBeneath(allowed & fs, fd)
+                if _libc.syscall(_LL_ADD_RULE, ruleset, _LL_RULE_PATH_BENEATH, ctypes.byref(rule), 0) < 0:
+                    raise OSError(ctypes.get_errno(), "landlock_add_rule failed for " + path)
+            finally:
+                os.close(fd)
+        if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
+        if _libc.syscall(_LL_RESTRICT, ruleset, 0) < 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
+    finally:
+        os.close(ruleset)
+
+
+# --------------------------------------------------------------------------- observation
+
+
+def _status_field(name):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return line.split(":", 1)[1].split()
+    return []
+
+
+def observe_layers(config):
+    """What confines this server, as seen from inside (detected, not assumed)."""
+    nspid = _status_field("NSpid")
+    seccomp = _status_field("Seccomp")
+    nnp = _status_field("NoNewPrivs")
+    abi = landlock_abi()
+    try:
+        with open("/proc/self/uid_map") as f:
+            uid_map = f.read().split()
+    except OSError:
+        uid_map = []
+    return {
+        "uid": os.getuid(),
+        "gid": os.getgid(),
+        "pid": os.getpid(),
+        "pid_namespace": len(nspid) > 1,
+        "user_namespace": uid_map[:3] != ["0", "0", "4294967295"],
+        "seccomp_mode": int(seccomp[0]) if seccomp else 0,
+        "no_new_privs": bool(nnp and nnp[0] == "1"),
+        "landlock_abi": abi,
+        "landlock": bool(config.get("landlock")) and abi > 0,
+        "sweep": sweep_mode(config),
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+    }
+
+
+def sweep_mode(config):
+    """``namespace`` only when asked *and* this server really is in its own pid namespace."""
+    if config.get("sweep") == "namespace" and len(_status_field("NSpid")) > 1:
+        return "namespace"
+    return "descendants"
+
+
+# --------------------------------------------------------------------------- child side
+
+
+def _seed_everything(seed):
+    random.seed(seed)
+    np = sys.modules.get("numpy")
+    if np is None:
+        return
+    np.random.seed([seed & 0xFFFFFFFF, seed >> 32])
+    seq = np.random.SeedSequence(seed)
+    original = np.random.default_rng
+
+    def default_rng(seed=None):
+        # Unseeded generators derive from the execution seed, so replays reproduce.
+        return original(seq.spawn(1)[0] if seed is None else seed)
+
+    default_rng.__doc__ = original.__doc__
+    np.random.default_rng = default_rng
+
+
+def _set_rlimits(limits, timeout_s, baseline_as):
+    mb = 1 << 20
+    cpu = int(math.ceil(timeout_s)) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    if limits.get("memory_mb"):
+        cap = baseline_as + int(limits["memory_mb"]) * mb
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (int(limits["fsize_mb"]) * mb,) * 2)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (int(limits["nofile"]),) * 2)
+    resource.setrlimit(resource.RLIMIT_NPROC, (int(limits["nproc"]),) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _child(req, work, out_w, err_w, status_w, config, baseline_as):
+    """Runs in the forked child; never returns."""
+    try:
+        os.setsid()
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        devnull = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.dup2(status_w, 3)
+        os.closerange(4, 1 << 16)
+        os.chdir(work)
+        os.environ.clear()
+        os.environ.update({
+            "HOME": work, "TMPDIR": work, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+            "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        })
+        if config.get("landlock") and landlock_abi() > 0:
+            landlock_restrict(_LL_READ_PATHS, [work], landlock_abi())
+        limits = dict(config["limits"])
+        limits.update(req.get("limits") or {})
+        _set_rlimits(limits, float(req["timeout_s"]), baseline_as)
+        sys.stdin = open(0, "r", closefd=False)
+        sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
+        sys.argv = ["<snippet>"]
+        main = types.ModuleType("__main__")
+        main.__dict__.update(req.get("globals") or {})
+        main.__dict__["__builtins__"] = builtins
+        sys.modules["__main__"] = main
+        _seed_everything(int(req["seed"]))
+        code = compile(req["code"], "<snippet>", "exec")
+    except BaseException:
+        try:
+            os.write(status_w, ("setup:" + traceback.format_exc(limit=3)).encode("utf-8", "replace"))
+        finally:
+            os._exit(SETUP_FAILED)
+    status = 0
+    try:
+        exec(code, main.__dict__)
+    except SystemExit as exc:
+        if exc.code is None:
+            status = 0
+        elif isinstance(exc.code, int):
+            status = exc.code & 0xFF
+        else:
+            print(exc.code, file=sys.stderr)
+            status = 1
+    except BaseException as exc:  # the user code's own failure: report like python does
+        _report_exception(exc)
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException as exc:
+            _report_exception(exc)
+            status = status or 1
+    os._exit(status)
+
+
+def _report_exception(exc):
+    try:
+        os.write(3, ("exc:" + type(exc).__name__).encode())
+    except OSError:
+        pass
+    try:
+        # Drop the server's own frame so the traceback starts at the snippet, as in python.
+        tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+        traceback.print_exception(type(exc), exc, tb)
+        sys.stderr.flush()
+    except BaseException:
+        # Printing the traceback may itself fail under memory pressure.
+        try:
+            os.write(2, ("%s\n" % type(exc).__name__).encode())
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------- server side
+
+
+class _Capture:
+    """First ``cap`` bytes of one stream; counts the rest."""
+
+    def __init__(self, cap):
+        self.cap = cap
+        self.parts = []
+        self.kept = 0
+        self.total = 0
+
+    def feed(self, data):
+        self.total += len(data)
+        room = self.cap - self.kept
+        if room > 0:
+            piece = data[:room]
+            self.parts.append(piece)
+            self.kept += len(piece)
+
+    def text(self):
+        return b"".join(self.parts).decode("utf-8", "replace")
+
+    @property
+    def truncated(self):
+        return self.total > self.kept
+
+
+def _children_of(pid):
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry, "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # Field 4 (ppid) follows the parenthesised command name, which may contain spaces.
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if int(fields[1]) == pid:
+            kids.append(int(entry))
+    return kids
+
+
+def _reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def sweep(mode):
+    """Kill every process the last execution left behind; False if some survived.
+
+    ``namespace``: ``kill(-1)`` reaches every process of our uid in the pid
+    namespace except pid 1 and the server. ``descendants``: the server is child
+    subreaper, so anything that double-forked or setsid()'d away is re-parented
+    to it; killing our children round after round empties the tree.
+    """
+    me = os.getpid()
+    for rounds in range(1, 60):
+        if mode == "namespace":
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        kids = _children_of(me)
+        for kid in kids:
+            try:
+                os.kill(kid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        _reap()
+        if not kids and (mode != "namespace" or not _others_in_namespace(me)):
+            return True
+        time.sleep(0.0005 * rounds)
+    return False
+
+
+def _others_in_namespace(me):
+    """Processes of our uid other than pid 1 and us (what kill(-1) can reach)."""
+    uid = os.geteuid()
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in (1, me):
+            try:
+                count += os.stat("/proc/" + entry).st_uid == uid
+            except OSError:
+                pass
+    return count
+
+
+def _vm_size():
+    return int(_status_field("VmSize")[0]) * 1024
+
+
+class Server:
+    def __init__(self, rfd, wfd):
+        self.rfd, self.wfd = rfd, wfd
+        self.config = {"limits": dict(DEFAULT_LIMITS)}
+        self.counter = 0
+
+    def configure(self, req):
+        self.config.update({k: v for k, v in req.items() if k not in ("op", "limits")})
+        self.config["limits"].update(req.get("limits") or {})
+        self.config["sweep"] = sweep_mode(self.config)
+        root = self.config.setdefault("work_root", "/tmp/stochbox-work")
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        import numpy  # noqa: F401  -- warm imports, shared by every forked child
+        import scipy.stats  # noqa: F401
+
+        # Before the first fork: descendants that escape their parent come back here.
+        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        self.baseline_as = _vm_size()
+        layers = observe_layers(self.config)
+        layers.update(numpy=numpy.__version__, scipy=sys.modules["scipy"].__version__)
+        return {"op": "hello", "protocol": PROTOCOL_VERSION, "layers": layers}
+
+    def execute(self, req):
+        self.counter += 1
+        timeout_s = float(req["timeout_s"])
+        cap = int(req.get("output_cap") or 16384)
+        work = os.path.join(self.config["work_root"], "x%d" % self.counter)
+        shutil.rmtree(work, ignore_errors=True)
+        os.mkdir(work, 0o700)
+        pipes = [os.pipe2(os.O_CLOEXEC) for _ in range(3)]
+        start = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            _child(req, work, pipes[0][1], pipes[1][1], pipes[2][1], self.config, self.baseline_as)
+        for _, w in pipes:
+            os.close(w)
+        try:
+            reply = self._supervise(pid, [r for r, _ in pipes], start, timeout_s, cap)
+        finally:
+            for r, _ in pipes:
+                os.close(r)
+            swept = sweep(self.config["sweep"])
+            shutil.rmtree(work, ignore_errors=True)
+        if not swept:
+            # Something outlived SIGKILL (stuck in the kernel?): ask the host for a fresh server.
+            reply["sandbox_error"] = "processes from this execution could not be killed; server restarts"
+            reply["restart"] = True
+        reply["id"] = req.get("id")
+        reply["seed"] = req.get("seed")
+        return reply
+
+    def _supervise(self, pid, fds, start, timeout_s, cap):
+        out, err, status = _Capture(cap), _Capture(cap), _Capture(4096)
+        captures = dict(zip(fds, (out, err, status)))
+        flood_limit = max(FLOOD_FACTOR * cap, cap + FLOOD_MIN)
+        sel = selectors.DefaultSelector()
+        for fd in fds:
+            sel.register(fd, selectors.EVENT_READ)
+        pidfd = os.pidfd_open(pid)
+        sel.register(pidfd, selectors.EVENT_READ)
+        deadline = start + timeout_s
+        killed_reason = None
+        wait_status = None
+        try:
+            while wait_status is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    killed_reason = "timeout"
+                    break
+                for key, _ in sel.select(remaining):
+                    if key.fd == pidfd:
+                        _, wait_status = os.waitpid(pid, 0)
+                        break
+                    data = os.read(key.fd, 1 << 16)
+                    if not data:
+                        sel.unregister(key.fd)
+                        continue
+                    captures[key.fd].feed(data)
+                if out.total + err.total > flood_limit:
+                    killed_reason = "output"
+                    break
+            if wait_status is None:
+                _kill_tree(pid)
+                _, wait_status = os.waitpid(pid, 0)
+            duration = time.monotonic() - start
+            # The child is gone; whatever still holds the pipes is a leftover: kill it, then drain.
+            sweep(self.config["sweep"])
+            _drain(sel, captures, pidfd)
+        finally:
+            sel.close()
+            os.close(pidfd)
+        exit_code = os.waitstatus_to_exitcode(wait_status)
+        note = status.text()
+        sandbox_error = None
+        if exit_code == SETUP_FAILED and note.startswith("setup:"):
+            sandbox_error = "execution setup failed inside the sandbox: " + note[6:].strip()
+        if killed_reason is None:
+            if note == "exc:MemoryError":
+                killed_reason = "memory"
+            elif exit_code == -signal.SIGXCPU:
+                killed_reason = "cpu"
+            elif exit_code == -signal.SIGKILL and self.config.get("sigkill_means_oom"):
+                # Not our kill: inside a memory cgroup (a container) that is the OOM killer.
+                killed_reason = "memory"
+        return {
+            "stdout": out.text(),
+            "stderr": err.text(),
+            "stdout_bytes": out.total,
+            "stderr_bytes": err.total,
+            "exit_code": exit_code,
+            "timed_out": killed_reason == "timeout",
+            "duration_s": duration,
+            "truncated": out.truncated or err.truncated,
+            "killed_reason": killed_reason,
+            "sandbox_error": sandbox_error,
+        }
+
+
+def _kill_tree(pid):
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+        except ProcessLookupError:
+            pass
+
+
+def _drain(sel, captures, pidfd):
+    deadline = time.monotonic() + 1.0
+    while len(sel.get_map()) > 1 and time.monotonic() < deadline:
+        for key, _ in sel.select(0.05):
+            if key.fd == pidfd:
+                continue
+            data = os.read(key.fd, 1 << 16)
+            if data:
+                captures[key.fd].feed(data)
+            else:
+                sel.unregister(key.fd)
+
+
+def serve(rfd, wfd):
+    server = Server(rfd, wfd)
+    while True:
+        try:
+            req = read_frame(rfd)
+        except EOFError:
+            return
+        op = req.get("op")
+        try:
+            if op == "exec":
+                reply = server.execute(req)
+            elif op == "configure":
+                reply = server.configure(req)
+            elif op == "ping":
+                reply = {"op": "pong", "id": req.get("id"), "executions": server.counter}
+            elif op == "shutdown":
+                write_frame(wfd, {"op": "bye", "id": req.get("id")})
+                return
+            else:
+                reply = {"op": "error", "id": req.get("id"), "error": "unknown op %r" % (op,)}
+        except Exception:
+            reply = {"op": "error", "id": req.get("id"), "error": traceback.format_exc(limit=5)}
+        write_frame(wfd, reply)
+
+
+def main():
+    # Keep BLAS single-threaded: threads do not survive fork, and rlimits are per process.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    # Move the protocol channel off 0/1 so neither the server nor a child can scribble on it.
+    rfd = os.dup(0)
+    wfd = os.dup(1)
+    os.set_inheritable(rfd, False)
+    os.set_inheritable(wfd, False)
+    devnull = os.open("/dev/null", os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    # No PR_SET_PDEATHSIG: it fires when the *thread* that spawned us exits. The server
+    # ends on EOF of its channel instead, and bwrap/containers add die-with-parent.
+    serve(rfd, wfd)
+
+
+if __name__ == "__main__":
+    main()
