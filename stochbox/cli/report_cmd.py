@@ -1,0 +1,32 @@
+"""``stochbox report``: the KS@N table (text, JSON, HTML) of a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from stochbox.report import build_report, print_report, write_html
+
+
+def report_command(
+    run_dir: Path = typer.Argument(..., help="A run folder made by 'stochbox run'."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (stable field names, deterministic)."),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="Significance level (default: the run's, else the preset's)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="stochbox | unpredictabench (default: the run's)."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also write a static HTML report to this file."),
+    sandbox: Optional[str] = typer.Option(None, "--sandbox", help="Backend to regenerate a reference missing from the truth cache."),
+) -> None:
+    """Evaluate a run: KS@N per model and mode, and per-scenario tests."""
+    report = build_report(run_dir, alpha=alpha, preset=preset, sandbox=sandbox)
+    if as_json:
+        typer.echo(report.to_json(), nl=False)
+    else:
+        print_report(report)
+    if html is not None:
+        write_html([run_dir], html)
+        typer.echo(f"wrote {html}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report_command)

@@ -1,0 +1,150 @@
+"""``stochbox run`` and ``stochbox truth``.
+
+Thin: options become a :class:`~stochbox.config.RunConfig` /
+:class:`~stochbox.config.TruthConfig`; the work is in
+:mod:`stochbox.runner` and :mod:`stochbox.reference`. Every mistake is a
+StochboxError (one line, exit 2 for bad input); Ctrl-C leaves every finished
+episode stored and says how to resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from stochbox.config import RunConfig, TruthConfig
+from stochbox.errors import ConfigError
+from stochbox.reference import ReferenceCache, fill_cache
+from stochbox.report import build_report, print_report, report_console
+from stochbox.runner import RunOutcome, open_run_sandbox, resume_run, start_run
+from stochbox.scenarios import resolve_packs, select_scenarios
+
+console = Console(stderr=True)
+
+_SANDBOX_HELP = "Sandbox backend: auto (docker, else local jail), docker, local, unsafe-subprocess (NO isolation)."
+
+
+def run_command(
+    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Model string (repeatable): baseline:oracle, baseline:collapse, scripted:PATH, local:NAME, openai:gpt-4o-mini, ..."),
+    pack: Optional[list[str]] = typer.Option(None, "--pack", "-p", help="Built-in pack name or folder (repeatable); default: all built-in packs."),
+    scenario: Optional[list[str]] = typer.Option(None, "--scenario", "-s", help="Only these scenario ids (repeatable)."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="native | tool | both (default native)."),
+    n: Optional[int] = typer.Option(None, "--n", help="Samples per scenario, N (default 100)."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="independent (N one-sample episodes, default) | batch (one N-sample episode)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Root seed (default 0); every episode, reference and oracle seed derives from it."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="New run folder (must not exist or be empty)."),
+    reference_n: Optional[int] = typer.Option(None, "--reference-n", help="Reference samples per scenario (default 10000)."),
+    sandbox: Optional[str] = typer.Option(None, "--sandbox", help=_SANDBOX_HELP),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", "-c", help="Episodes in flight at once (default 8)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Ground-truth programs run at once (default 2)."),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="Significance level of the pass rule (default: the preset's)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="stochbox (default) | unpredictabench."),
+    tool_protocol: Optional[str] = typer.Option(None, "--tool-protocol", help="auto | functions | code."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Name of the environment variable holding the API key."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Threads for local models."),
+    max_model_calls: Optional[int] = typer.Option(None, "--max-model-calls"),
+    max_tool_calls: Optional[int] = typer.Option(None, "--max-tool-calls"),
+    exec_timeout: Optional[float] = typer.Option(None, "--exec-timeout", help="Seconds per sandbox execution."),
+    episode_timeout: Optional[float] = typer.Option(None, "--episode-timeout", help="Seconds per episode."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Truth cache folder (default $STOCHBOX_CACHE_DIR or the user cache dir)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Finish the run in this folder (settings come from its run.json)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no per-scenario rows."),
+) -> None:
+    """Run models on scenarios and print the KS@N table."""
+    runtime = {"sandbox": sandbox, "concurrency": concurrency, "jobs": jobs, "cache_dir": cache_dir}
+    result_opts = {
+        "models": model or None, "packs": pack or None, "scenarios": scenario or None, "mode": mode, "n": n,
+        "protocol": protocol, "seed": seed, "reference_n": reference_n, "alpha": alpha, "preset": preset,
+        "tool_protocol": tool_protocol, "base_url": base_url, "api_key_env": api_key_env, "threads": threads,
+        "max_model_calls": max_model_calls, "max_tool_calls": max_tool_calls,
+        "exec_timeout_s": exec_timeout, "episode_timeout_s": episode_timeout,
+    }
+    if resume is not None:
+        if out_dir is not None and out_dir.resolve() != resume.resolve():
+            raise ConfigError("give either --out (new run) or --resume DIR (continue a run), not both")
+        given = sorted(k for k, v in result_opts.items() if v is not None)
+        if given:
+            raise ConfigError(
+                f"--resume takes the run's settings from {resume}/run.json; drop {', '.join(given)}",
+                hint="start a new run with --out to use other settings",
+            )
+        run_dir = resume
+        do_run = lambda hook: resume_run(resume, progress=hook, **runtime)  # noqa: E731
+    else:
+        if not model:
+            raise ConfigError("--model is required (e.g. --model baseline:oracle)")
+        if out_dir is None:
+            raise ConfigError("--out DIR is required: the new run folder")
+        config = RunConfig.from_options(**result_opts, **runtime)
+        run_dir = out_dir
+        do_run = lambda hook: start_run(config, out_dir, progress=hook)  # noqa: E731
+    if (sandbox or "") == "unsafe-subprocess" or (resume is None and config.sandbox == "unsafe-subprocess"):
+        console.print("warning: --sandbox unsafe-subprocess does not isolate; model code and ground truth run unconfined")
+    outcome = _with_progress(do_run, run_dir, quiet=quiet)
+    console.print(
+        f"run {outcome.run_id}: {outcome.ran} episode(s) run, {outcome.done}/{outcome.total} stored "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(outcome.statuses.items())) or 'nothing to do'}) in {run_dir}"
+    )
+    print_report(build_report(run_dir), per_scenario=not quiet)
+
+
+def _with_progress(do_run, run_dir: Path, *, quiet: bool) -> RunOutcome:
+    progress = Progress(
+        TextColumn("episodes"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=console, disable=quiet or not console.is_terminal,
+    )
+    task = progress.add_task("episodes", total=None)
+
+    def hook(_record, done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    try:
+        with progress:
+            return do_run(hook)
+    except KeyboardInterrupt:
+        console.print(f"interrupted: finished episodes are saved in {run_dir}; resume with: stochbox run --resume {run_dir}")
+        sys.exit(130)
+
+
+def truth_command(
+    pack: Optional[list[str]] = typer.Option(None, "--pack", "-p", help="Built-in pack name or folder (repeatable)."),
+    scenario: Optional[list[str]] = typer.Option(None, "--scenario", "-s", help="Only these scenario ids (repeatable)."),
+    n: Optional[int] = typer.Option(None, "--n", help="Reference samples per scenario (default 10000)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Root seed (default 0); reference seed = derive_seed(seed, 'reference', id)."),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Cache folder (default $STOCHBOX_CACHE_DIR or the user cache dir)."),
+    sandbox: Optional[str] = typer.Option(None, "--sandbox", help=_SANDBOX_HELP),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Ground-truth programs run at once (default 2)."),
+) -> None:
+    """Run ground-truth programs in the sandbox and cache their reference samples."""
+    cfg = TruthConfig.from_options(packs=pack or None, scenarios=scenario or None, n=n, seed=seed, cache_dir=cache_dir, sandbox=sandbox, jobs=jobs)
+    scenarios = select_scenarios(resolve_packs(cfg.packs), cfg.scenarios)
+    cache = ReferenceCache(cfg.cache_dir)
+    with open_run_sandbox(cfg.sandbox, cfg.jobs) as sb:
+        if not sb.isolating:
+            console.print(f"warning: sandbox '{sb.name}' does not isolate; ground truth runs unconfined")
+        outcomes = asyncio.run(fill_cache(scenarios, cfg.n, cfg.seed, cache, sb, cfg.jobs))
+    table = Table(title=f"reference samples in {cache.root}")
+    for col in ("scenario", "n", "status", "seconds"):
+        table.add_column(col, justify="right" if col in ("n", "seconds") else "left")
+    for o in outcomes:
+        status = "failed" if o.error else ("cached" if o.cached else "generated")
+        table.add_row(o.scenario, str(o.n), status, f"{o.seconds:.2f}")
+    report_console().print(table)
+    failed = [o for o in outcomes if o.error]
+    for o in failed:
+        typer.echo(f"error: {o.error}", err=True)
+    if failed:
+        raise typer.Exit(5)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_command)
+    app.command("truth")(truth_command)

@@ -1,0 +1,189 @@
+"""Run configuration: every option of ``stochbox run``, validated once.
+
+Contract: :class:`RunConfig` is the whole description of a run. It is saved
+in ``run.json`` and ``stochbox run --resume DIR`` rebuilds the run from it
+alone, so everything that changes *results* lives here. Fields in
+:data:`RUNTIME_FIELDS` change only *how* a run executes (sandbox backend,
+concurrency, cache folder); they may differ on resume. ``from_options``
+turns command-line values into a config or raises :class:`ConfigError`
+naming the option; pydantic errors never escape to the user.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from stochbox.agents.base import AgentLimits, AgentOptions
+from stochbox.errors import ConfigError
+from stochbox.results import Mode, Protocol
+
+PRESETS = ("stochbox", "unpredictabench")
+SANDBOX_BACKENDS = ("auto", "docker", "local", "unsafe-subprocess")
+TOOL_PROTOCOLS = ("auto", "functions", "code")
+
+#: Fields that may change on ``--resume`` without changing any result.
+RUNTIME_FIELDS = frozenset({"sandbox", "concurrency", "jobs", "cache_dir"})
+
+#: Command-line spelling of each field, for error messages.
+OPTION_NAMES = {
+    "models": "--model",
+    "packs": "--pack",
+    "scenarios": "--scenario",
+    "modes": "--mode",
+    "n": "--n",
+    "protocol": "--protocol",
+    "seed": "--seed",
+    "reference_n": "--reference-n",
+    "alpha": "--alpha",
+    "preset": "--preset",
+    "tool_protocol": "--tool-protocol",
+    "base_url": "--base-url",
+    "api_key_env": "--api-key-env",
+    "threads": "--threads",
+    "max_model_calls": "--max-model-calls",
+    "max_tool_calls": "--max-tool-calls",
+    "exec_timeout_s": "--exec-timeout",
+    "episode_timeout_s": "--episode-timeout",
+    "sandbox": "--sandbox",
+    "concurrency": "--concurrency",
+    "jobs": "--jobs",
+    "cache_dir": "--cache-dir",
+}
+
+
+class RunConfig(BaseModel):
+    """Everything ``stochbox run`` was asked to do."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    models: list[str] = Field(min_length=1)
+    packs: list[str] | None = None  # built-in names or absolute folder paths; None = all built-in
+    scenarios: list[str] | None = None  # None = every scenario of the packs
+    modes: list[Mode] = Field(default_factory=lambda: [Mode.native], min_length=1)
+    n: int = Field(default=100, ge=1, le=1_000_000)
+    protocol: Protocol = Protocol.independent
+    seed: int = Field(default=0, ge=0, lt=2**63)
+    reference_n: int = Field(default=10_000, ge=1, le=10_000_000)
+    alpha: float | None = Field(default=None, gt=0, lt=1)  # None: the preset's default
+    preset: Literal["stochbox", "unpredictabench"] = "stochbox"
+    # agent options
+    tool_protocol: Literal["auto", "functions", "code"] = "auto"
+    base_url: str | None = None
+    api_key_env: str | None = None  # the variable's *name*; the key itself is never stored
+    threads: int = Field(default=1, ge=1, le=256)
+    max_model_calls: int = Field(default=8, ge=1)
+    max_tool_calls: int = Field(default=6, ge=0)
+    exec_timeout_s: float = Field(default=10.0, gt=0)
+    episode_timeout_s: float = Field(default=300.0, gt=0)
+    # runtime only (see RUNTIME_FIELDS)
+    sandbox: Literal["auto", "docker", "local", "unsafe-subprocess"] = "auto"
+    concurrency: int = Field(default=8, ge=1, le=4096)
+    jobs: int = Field(default=2, ge=1, le=256)  # concurrent ground-truth executions
+    cache_dir: str | None = None
+
+    @field_validator("models")
+    @classmethod
+    def _distinct_models(cls, models: list[str]) -> list[str]:
+        if len(set(models)) != len(models):
+            raise ValueError("each model may be given once")
+        if any(not m.strip() for m in models):
+            raise ValueError("model strings must not be empty")
+        return models
+
+    @field_validator("modes")
+    @classmethod
+    def _distinct_modes(cls, modes: list[Mode]) -> list[Mode]:
+        return sorted(set(modes), key=[Mode.native, Mode.tool].index)
+
+    @property
+    def samples_per_episode(self) -> int:
+        return 1 if self.protocol is Protocol.independent else self.n
+
+    @property
+    def episodes_per_scenario(self) -> int:
+        """Episodes per (model, mode, scenario)."""
+        return self.n if self.protocol is Protocol.independent else 1
+
+    def agent_options(self) -> AgentOptions:
+        return AgentOptions(
+            tool_protocol=self.tool_protocol,
+            base_url=self.base_url,
+            api_key_env=self.api_key_env,
+            threads=self.threads,
+            limits=AgentLimits(
+                max_model_calls=self.max_model_calls,
+                max_tool_calls=self.max_tool_calls,
+                exec_timeout_s=self.exec_timeout_s,
+                episode_timeout_s=self.episode_timeout_s,
+            ),
+        )
+
+    def result_fields(self) -> dict[str, Any]:
+        """The fields that determine results (everything but :data:`RUNTIME_FIELDS`)."""
+        return self.model_dump(mode="json", exclude=set(RUNTIME_FIELDS))
+
+    @classmethod
+    def from_options(cls, **options: Any) -> "RunConfig":
+        """Build from command-line values; ``None`` means "not given" (use the default)."""
+        given = {k: v for k, v in options.items() if v is not None}
+        if "mode" in given:
+            given["modes"] = parse_mode(given.pop("mode"))
+        if given.get("packs"):
+            given["packs"] = [normalise_pack(p) for p in given["packs"]]
+        return validate_config(cls, given)
+
+
+def parse_mode(mode: str) -> list[Mode]:
+    """``native`` | ``tool`` | ``both`` -> the modes to run."""
+    if mode == "both":
+        return [Mode.native, Mode.tool]
+    try:
+        return [Mode(mode)]
+    except ValueError:
+        raise ConfigError(f"--mode must be native, tool or both, not '{mode}'") from None
+
+
+def normalise_pack(pack: str) -> str:
+    """Folder paths become absolute (so ``--resume`` works from anywhere); names stay names."""
+    path = Path(pack).expanduser()
+    if os.sep in pack or pack.startswith(".") or (path.is_dir() and (path / "pack.yaml").is_file()):
+        return str(path.resolve())
+    return pack
+
+
+def validate_config(model: type[BaseModel], values: dict[str, Any]) -> Any:
+    """Validate ``values`` into ``model``; the first problem becomes a one-line ConfigError."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        option = OPTION_NAMES.get(field, field)
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        raise ConfigError(f"{option}: {err['msg']}{shown}") from None
+
+
+class TruthConfig(BaseModel):
+    """Options of ``stochbox truth``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    packs: list[str] | None = None
+    scenarios: list[str] | None = None
+    n: int = Field(default=10_000, ge=1, le=10_000_000)
+    seed: int = Field(default=0, ge=0, lt=2**63)
+    cache_dir: str | None = None
+    sandbox: Literal["auto", "docker", "local", "unsafe-subprocess"] = "auto"
+    jobs: int = Field(default=2, ge=1, le=256)
+
+    @classmethod
+    def from_options(cls, **options: Any) -> "TruthConfig":
+        given = {k: v for k, v in options.items() if v is not None}
+        if given.get("packs"):
+            given["packs"] = [normalise_pack(p) for p in given["packs"]]
+        return validate_config(cls, given)

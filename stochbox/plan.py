@@ -1,0 +1,77 @@
+"""Which episodes a run consists of, and their ids and seeds.
+
+Contract: :func:`plan_episodes` is a pure function of the config and the
+scenario list. Episode ids are stable and readable
+(``<model>/<mode>/<scenario>/<index>``), so a resumed run recognises what is
+already stored. The seed of episode ``index`` of a scenario is
+``derive_seed(run_seed, "episode", scenario_id, index)`` -- the same in
+native and tool mode and for every model, so ``--mode both`` and multi-model
+runs pair episodes one to one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stochbox.config import RunConfig
+from stochbox.results import Mode
+from stochbox.scenarios.models import Scenario
+from stochbox.seeding import derive_seed
+
+
+def episode_seed(run_seed: int, scenario_id: str, index: int) -> int:
+    return derive_seed(run_seed, "episode", scenario_id, index)
+
+
+def episode_id(model: str, mode: Mode | str, scenario_id: str, index: int) -> str:
+    return f"{model}/{Mode(mode).value}/{scenario_id}/{index}"
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """One episode to run: who answers which scenario, how, with which seed."""
+
+    episode_id: str
+    model: str
+    mode: Mode
+    scenario: Scenario
+    index: int  # within (model, mode, scenario)
+    seed: int
+    n_samples: int  # samples this episode asks for
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """All episodes of a run, in a deterministic order (model, mode, scenario, index)."""
+
+    run_seed: int
+    n: int  # samples per (model, mode, scenario)
+    episodes_per_scenario: int
+    samples_per_episode: int
+    episodes: tuple[EpisodeSpec, ...]
+
+
+def plan_episodes(config: RunConfig, scenarios: list[Scenario]) -> RunPlan:
+    k = config.samples_per_episode
+    specs = tuple(
+        EpisodeSpec(
+            episode_id=episode_id(model, mode, sc.id, i),
+            model=model,
+            mode=mode,
+            scenario=sc,
+            index=i,
+            seed=episode_seed(config.seed, sc.id, i),
+            n_samples=k,
+        )
+        for model in config.models
+        for mode in config.modes
+        for sc in scenarios
+        for i in range(config.episodes_per_scenario)
+    )
+    return RunPlan(
+        run_seed=config.seed,
+        n=config.n,
+        episodes_per_scenario=config.episodes_per_scenario,
+        samples_per_episode=k,
+        episodes=specs,
+    )

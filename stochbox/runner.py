@@ -1,0 +1,378 @@
+"""Run orchestration: a config in, a run folder out.
+
+Contract:
+
+* :func:`start_run` checks everything a user can get wrong (out folder,
+  packs, scenarios, model strings, modes, sandbox, ground truth) *before* it
+  creates the run folder, so a mistake leaves nothing behind. An existing
+  non-empty ``out_dir`` is refused (:class:`ConfigError`); nothing is ever
+  overwritten.
+* :func:`resume_run` rebuilds the run from ``run.json`` (config and frozen
+  scenarios), skips every episode already in the store and runs the rest;
+  only runtime fields (:data:`~stochbox.config.RUNTIME_FIELDS`) may be
+  overridden. Because seeds depend only on (run seed, scenario, index),
+  a resumed run stores exactly what an uninterrupted one would.
+* Episodes run as asyncio tasks, at most ``concurrency`` at a time. Each
+  finished episode is committed to ``run.sqlite`` before its ``episode_end``
+  trace event, so the store is the truth after a crash. An agent bug or an
+  episode overrunning its time limit becomes a ``failed``/``limit`` record,
+  never a crashed run; a :class:`StochboxError` raised by an agent (a
+  configuration mistake) stops the run.
+* On cancellation (Ctrl-C) every finished episode is already stored; the
+  trace gets ``run_end`` with status ``interrupted`` and the
+  ``KeyboardInterrupt``/``CancelledError`` propagates to the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from stochbox.agents.base import Agent, EpisodeContext, EpisodeOutcome
+from stochbox.agents.resolve import resolve_agent
+from stochbox.config import RUNTIME_FIELDS, RunConfig
+from stochbox.errors import ConfigError, RunStoreError, StochboxError
+from stochbox.plan import EpisodeSpec, RunPlan, plan_episodes
+from stochbox.reference import ReferenceCache, ReferenceRef
+from stochbox.results import EpisodeRecord, EpisodeStatus, Mode
+from stochbox.runinfo import RunInfo, new_run_id, package_versions, read_run_info, write_run_info
+from stochbox.sandbox import Sandbox, SandboxSpec, open_sandbox
+from stochbox.scenarios import resolve_packs, select_scenarios
+from stochbox.scenarios.models import Scenario
+from stochbox.scenarios.samples import coerce_sample
+from stochbox.store import RunStore
+from stochbox.trace import TraceWriter, read_trace
+
+#: Extra seconds the runner grants past ``episode_timeout_s`` before it cancels an episode itself.
+TIMEOUT_GRACE_S = 5.0
+
+ProgressHook = Callable[[EpisodeRecord, int, int], None]  # (record, done, total)
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    run_id: str
+    status: str  # "complete" | "interrupted"
+    total: int  # episodes in the plan
+    done: int  # episodes stored (including earlier attempts)
+    ran: int  # episodes run by this call
+    statuses: dict[str, int] = field(default_factory=dict)
+
+
+def _utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise ConfigError(
+            f"--out {out_dir} already exists and is not empty; nothing was overwritten",
+            hint=f"continue it with: stochbox run --resume {out_dir}; or choose another --out",
+        )
+
+
+def _resolve_agents(config: RunConfig) -> list[Agent]:
+    options = config.agent_options()
+    agents = [resolve_agent(m, options) for m in config.models]
+    for agent, spec in zip(agents, config.models):
+        agent.name = spec
+        missing = [m.value for m in config.modes if m not in agent.modes]
+        if missing:
+            raise ConfigError(f"--model {spec} does not support --mode {', '.join(missing)}")
+    return agents
+
+
+def open_run_sandbox(backend: str, pool_size: int) -> Sandbox:
+    size = max(1, min(pool_size, 256))
+    return open_sandbox(SandboxSpec(backend=backend, pool_size=size))
+
+
+async def load_references(
+    refs: list[ReferenceRef], scenarios: list[Scenario], cache: ReferenceCache, sandbox: Sandbox | None, jobs: int
+) -> dict[str, list[Any]]:
+    """Reference samples by scenario id: from the cache, generated in ``sandbox`` where missing."""
+    by_id = {s.id: s for s in scenarios}
+    gate = asyncio.Semaphore(jobs)
+
+    async def one(ref: ReferenceRef) -> list[Any]:
+        cached = cache.load(ref.key)
+        if cached is not None:
+            return cached
+        if sandbox is None:
+            raise RunStoreError(f"reference for scenario '{ref.scenario}' is not in the truth cache {cache.root}")
+        async with gate:
+            samples, _ = await cache.aget_ref(ref, by_id[ref.scenario], sandbox)
+        return samples
+
+    values = await asyncio.gather(*(one(r) for r in refs))
+    return {r.scenario: v for r, v in zip(refs, values)}
+
+
+class _Run:
+    """One execution of a run's remaining episodes (new or resumed)."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        info: RunInfo,
+        agents: list[Agent],
+        sandbox: Sandbox,
+        references: dict[str, list[Any]],
+        progress: ProgressHook | None,
+    ) -> None:
+        self.run_dir = run_dir
+        self.info = info
+        self.config = info.config
+        self.agents = {a.name: a for a in agents}
+        self.sandbox = sandbox
+        self.references = references
+        self.progress = progress
+        self.plan: RunPlan = plan_episodes(self.config, info.scenarios)
+
+    async def execute(self, *, resumed: bool) -> RunOutcome:
+        store = RunStore(self.run_dir, create=not resumed)
+        trace = TraceWriter(self.run_dir, self.info.run_id)
+        statuses: dict[str, int] = {}
+        ran = 0
+        status = "interrupted"
+        try:
+            done_ids = store.done_ids()
+            todo = [e for e in self.plan.episodes if e.episode_id not in done_ids]
+            if resumed:
+                _continue_steps(trace, self.run_dir, {e.episode_id for e in todo})
+            for agent in self.agents.values():
+                prepare = getattr(agent, "prepare_run", None)
+                if prepare is not None:
+                    prepare(self.plan)
+            unconfined = not self.sandbox.isolating
+            trace.emit(
+                "run_start",
+                config=self.config.model_dump(mode="json"),
+                versions=self.info.versions,
+                sandbox=self.sandbox.describe(),
+                unconfined=unconfined,
+                resumed=resumed,
+                episodes_total=len(self.plan.episodes),
+                episodes_todo=len(todo),
+            )
+            done = len(done_ids)
+            pending = iter(todo)
+
+            async def worker() -> None:
+                nonlocal done, ran
+                for spec in pending:  # a shared iterator: each episode is taken once
+                    record = await self._run_episode(spec, trace)
+                    store.put(record)
+                    trace.emit(
+                        "episode_end",
+                        episode_id=spec.episode_id,
+                        status=record.status.value,
+                        n_samples=len(record.samples),
+                        reason=record.reason,
+                    )
+                    done += 1
+                    ran += 1
+                    statuses[record.status.value] = statuses.get(record.status.value, 0) + 1
+                    if self.progress is not None:
+                        self.progress(record, done, len(self.plan.episodes))
+
+            workers = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, max(1, len(todo))))]
+            try:
+                await asyncio.gather(*workers)
+            except BaseException:
+                for w in workers:
+                    w.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                raise
+            status = "complete"
+        except StochboxError:
+            status = "failed"
+            raise
+        finally:
+            try:
+                trace.emit("run_end", status=status, episodes=store.count(), ran=ran)
+            except Exception:  # the trace must not mask the real error
+                pass
+            trace.close()
+            store.close()
+            for agent in self.agents.values():
+                await agent.aclose()
+        return RunOutcome(
+            run_dir=self.run_dir,
+            run_id=self.info.run_id,
+            status=status,
+            total=len(self.plan.episodes),
+            done=done,
+            ran=ran,
+            statuses=statuses,
+        )
+
+    async def _run_episode(self, spec: EpisodeSpec, trace: TraceWriter) -> EpisodeRecord:
+        agent = self.agents[spec.model]
+        emit = partial(trace.emit, episode_id=spec.episode_id)
+        emit("episode_start", scenario=spec.scenario.id, mode=spec.mode.value, model=spec.model, index=spec.index, seed=spec.seed)
+        limits = self.config.agent_options().limits
+        wants_sandbox = spec.mode is Mode.tool or getattr(agent, "needs_sandbox", False)
+        ctx = EpisodeContext(
+            run_id=self.info.run_id,
+            episode_id=spec.episode_id,
+            scenario=spec.scenario,
+            mode=spec.mode,
+            n_samples=spec.n_samples,
+            seed=spec.seed,
+            emit=emit,
+            sandbox=self.sandbox if wants_sandbox else None,
+            limits=limits,
+            reference=self.references[spec.scenario.id] if agent.needs_reference else None,
+        )
+        started_at, t0 = _utcnow(), time.perf_counter()
+        try:
+            outcome = await asyncio.wait_for(agent.arun_episode(ctx), timeout=limits.episode_timeout_s + TIMEOUT_GRACE_S)
+        except TimeoutError:
+            emit("limit_hit", limit="episode_timeout_s", value=limits.episode_timeout_s)
+            outcome = EpisodeOutcome(status=EpisodeStatus.limit, reason=f"episode exceeded {limits.episode_timeout_s}s")
+        except StochboxError:
+            raise
+        except Exception as exc:  # an agent bug must not take the run down
+            message = f"{type(exc).__name__}: {exc}"
+            emit("error", where="agent", message=message)
+            outcome = EpisodeOutcome(status=EpisodeStatus.failed, reason=f"agent raised {message}")
+        samples, status, reason = _valid_samples(spec, outcome)
+        return EpisodeRecord(
+            run_id=self.info.run_id,
+            episode_id=spec.episode_id,
+            scenario=spec.scenario.id,
+            pack=spec.scenario.pack,
+            model=spec.model,
+            mode=spec.mode,
+            index=spec.index,
+            seed=spec.seed,
+            n_requested=spec.n_samples,
+            samples=samples,
+            status=status,
+            reason=reason,
+            raw_answer=outcome.raw_answer,
+            n_model_calls=outcome.n_model_calls,
+            n_tool_calls=outcome.n_tool_calls,
+            tokens_in=outcome.tokens_in,
+            tokens_out=outcome.tokens_out,
+            duration_s=round(time.perf_counter() - t0, 6),
+            started_at=started_at,
+            finished_at=_utcnow(),
+            tool_code=list(outcome.tool_code),
+        )
+
+
+def _valid_samples(spec: EpisodeSpec, outcome: EpisodeOutcome) -> tuple[list[Any], EpisodeStatus, str | None]:
+    """Re-check the agent's samples against the answer format (the store holds only valid ones)."""
+    fmt = spec.scenario.answer_format
+    valid: list[Any] = []
+    bad: list[str] = []
+    for value in outcome.samples[: spec.n_samples]:
+        try:
+            valid.append(coerce_sample(value, fmt))
+        except ValueError as exc:
+            bad.append(str(exc))
+    status, reason = outcome.status, outcome.reason
+    if bad:
+        reason = "; ".join(filter(None, [reason, f"{len(bad)} invalid sample(s): {bad[0]}"]))
+        if status is EpisodeStatus.ok:
+            status = EpisodeStatus.partial if valid else EpisodeStatus.parse_error
+    elif status is EpisodeStatus.ok and len(valid) < spec.n_samples:
+        status = EpisodeStatus.partial if valid else EpisodeStatus.parse_error
+        reason = reason or f"{len(valid)} of {spec.n_samples} samples"
+    return valid, status, reason
+
+
+def _continue_steps(trace: TraceWriter, run_dir: Path, episode_ids: set[str]) -> None:
+    """Unfinished episodes that left events keep numbering their steps from where they stopped."""
+    last: dict[str, int] = {}
+    for event in read_trace(run_dir):
+        if event.episode_id in episode_ids and event.step is not None:
+            last[event.episode_id] = max(last.get(event.episode_id, -1), event.step)
+    for episode_id, step in last.items():
+        trace.seed_steps(episode_id, step + 1)
+
+
+def _pool_size(config: RunConfig) -> int:
+    return min(max(config.concurrency, config.jobs), os.cpu_count() or 1)
+
+
+def start_run(config: RunConfig, out_dir: Path | str, *, progress: ProgressHook | None = None) -> RunOutcome:
+    """Create ``out_dir`` and run every episode of ``config``. See the module contract."""
+    out_dir = Path(out_dir).expanduser()
+    _check_out_dir(out_dir)
+    scenarios = select_scenarios(resolve_packs(config.packs), config.scenarios)
+    agents = _resolve_agents(config)
+    cache = ReferenceCache(config.cache_dir)
+    sandbox = open_run_sandbox(config.sandbox, _pool_size(config))
+
+    async def main() -> RunOutcome:
+        refs = [cache.ref(s, config.reference_n, config.seed) for s in scenarios]
+        # Ground truth first: a broken program is reported before any folder exists.
+        references = await load_references(refs, scenarios, cache, sandbox, config.jobs)
+        _create_dir(out_dir)
+        info = RunInfo(
+            run_id=new_run_id(),
+            created_at=_utcnow(),
+            config=config,
+            seed=config.seed,
+            models=[a.describe() for a in agents],
+            sandbox=sandbox.describe(),
+            versions=package_versions(),
+            scenarios=scenarios,
+            references=refs,
+        )
+        write_run_info(out_dir, info)
+        return await _Run(out_dir, info, agents, sandbox, references, progress).execute(resumed=False)
+
+    try:
+        return asyncio.run(main())
+    finally:
+        sandbox.close()
+
+
+def resume_run(run_dir: Path | str, *, progress: ProgressHook | None = None, **runtime: Any) -> RunOutcome:
+    """Finish the run in ``run_dir``. ``runtime`` may override only runtime fields (sandbox, concurrency, ...)."""
+    run_dir = Path(run_dir).expanduser()
+    info = read_run_info(run_dir)
+    bad = sorted(k for k, v in runtime.items() if v is not None and k not in RUNTIME_FIELDS)
+    if bad:
+        raise ConfigError(
+            f"--resume takes the run's settings from {run_dir}/run.json; cannot change {', '.join(bad)}",
+            hint="start a new run with --out to use other settings",
+        )
+    overrides = {k: v for k, v in runtime.items() if v is not None}
+    if overrides:
+        info.config = RunConfig.model_validate({**info.config.model_dump(), **overrides})
+    agents = _resolve_agents(info.config)
+    cache = ReferenceCache(info.config.cache_dir)
+    sandbox = open_run_sandbox(info.config.sandbox, _pool_size(info.config))
+    try:
+        info.resumed_at.append(_utcnow())
+        write_run_info(run_dir, info)
+        return asyncio.run(_aresume(run_dir, info, agents, sandbox, cache, progress))
+    finally:
+        sandbox.close()
+
+
+async def _aresume(
+    run_dir: Path, info: RunInfo, agents: list[Agent], sandbox: Sandbox, cache: ReferenceCache, progress: ProgressHook | None
+) -> RunOutcome:
+    references = await load_references(info.references, info.scenarios, cache, sandbox, info.config.jobs)
+    return await _Run(run_dir, info, agents, sandbox, references, progress).execute(resumed=True)
+
+
+def _create_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunStoreError(f"cannot create run folder {path}: {exc.strerror or exc}", hint="check the parent folder is writable") from None
