@@ -1,0 +1,92 @@
+"""Two-sample Kolmogorov-Smirnov tests for one-dimensional numeric samples.
+
+* :func:`ks_continuous` -- scipy's ``ks_2samp`` (exact p-value where scipy
+  deems it feasible, asymptotic otherwise). Calibrated only when there are no
+  ties; with ties its p-value is conservative.
+* :func:`ks_discrete_mc` -- the same statistic with a p-value from the exact
+  conditional (permutation) null simulated on counts per distinct value
+  (:mod:`.conditional_null`). Calibrated with ties, at any N.
+* :func:`ks_naive_permutation` -- the textbook permutation test that
+  shuffles the raw pooled values; same null distribution, O(N + M) per draw.
+  Kept as the baseline for ``benchmarks/discrete_ks.py`` and for tests.
+
+All return a :class:`TestOutcome` (scipy style: ``statistic``, ``pvalue``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from stochbox.evaluators.conditional_null import draw_agent_counts, mc_pvalue, pooled_counts
+from stochbox.evaluators.outcome import TestOutcome
+
+#: Default number of Monte-Carlo null draws for count-based nulls (cheap: O(#distinct) each).
+DEFAULT_DRAWS = 9999
+
+
+def ks_continuous(agent: np.ndarray, reference: np.ndarray) -> TestOutcome:
+    res = stats.ks_2samp(agent, reference, method="auto")
+    return TestOutcome(
+        test="ks_2samp",
+        statistic=float(res.statistic),
+        pvalue=float(res.pvalue),
+        extra={"method": "scipy.stats.ks_2samp(method='auto')"},
+    )
+
+
+def _ks_scaled(cum_agent: np.ndarray, cum_ref: np.ndarray, n: int, m: int) -> np.ndarray:
+    """KS distance times n*m, in exact integer arithmetic (so ties in the null compare exactly)."""
+    return np.max(np.abs(cum_agent * m - cum_ref * n), axis=-1)
+
+
+def ks_statistic_from_counts(agent_counts: np.ndarray, ref_counts: np.ndarray) -> float:
+    """KS distance between two samples given counts over the same sorted distinct values."""
+    n, m = int(agent_counts.sum()), int(ref_counts.sum())
+    return float(_ks_scaled(np.cumsum(agent_counts), np.cumsum(ref_counts), n, m)) / (n * m)
+
+
+def ks_discrete_mc(
+    agent: np.ndarray, reference: np.ndarray, *, draws: int = DEFAULT_DRAWS, rng: np.random.Generator
+) -> TestOutcome:
+    """KS statistic with a Monte-Carlo exact conditional p-value simulated on counts."""
+    _, a, r = pooled_counts(np.asarray(agent), np.asarray(reference))
+    n, m = int(a.sum()), int(r.sum())
+    pooled = a + r
+    observed = _ks_scaled(np.cumsum(a), np.cumsum(r), n, m)
+    null_a = np.cumsum(draw_agent_counts(pooled, n, draws, rng), axis=1)
+    null = _ks_scaled(null_a, np.cumsum(pooled) - null_a, n, m)
+    return TestOutcome(
+        test="ks_discrete_mc",
+        statistic=float(observed) / (n * m),
+        pvalue=mc_pvalue(null.astype(np.float64), float(observed)),
+        extra={"draws": draws, "distinct_values": int(len(pooled)), "null": "permutation (counts)"},
+    )
+
+
+def ks_naive_permutation(
+    agent: np.ndarray, reference: np.ndarray, *, draws: int = DEFAULT_DRAWS, rng: np.random.Generator
+) -> TestOutcome:
+    """Baseline: permute the raw pooled values ``draws`` times and recompute the KS distance."""
+    agent = np.asarray(agent, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    n, m = len(agent), len(reference)
+    pool = np.concatenate([agent, reference])
+    grid = np.unique(pool)
+
+    def scaled(x: np.ndarray, y: np.ndarray) -> int:
+        cx = np.searchsorted(np.sort(x), grid, side="right")
+        cy = np.searchsorted(np.sort(y), grid, side="right")
+        return int(np.max(np.abs(cx * m - cy * n)))
+
+    observed = scaled(agent, reference)
+    null = np.empty(draws)
+    for i in range(draws):
+        perm = rng.permutation(pool)
+        null[i] = scaled(perm[:n], perm[n:])
+    return TestOutcome(
+        test="ks_naive_permutation",
+        statistic=observed / (n * m),
+        pvalue=mc_pvalue(null, float(observed)),
+        extra={"draws": draws},
+    )
