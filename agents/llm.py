@@ -1,0 +1,211 @@
+"""LLM agents: a chat model driven through the native or tool-mode LangGraph graph.
+
+``make_llm_agent(spec, options)`` accepts:
+
+* ``scripted:PATH`` -- :mod:`stochbox.agents.scripted` (tests and demos);
+* ``local:NAME`` -- :mod:`stochbox.agents.llama` (``local:smollm2`` or ``local:/path/model.gguf``);
+* any ``langchain.chat_models.init_chat_model`` string (``openai:gpt-4o-mini``,
+  ``anthropic:...``), with ``options.base_url`` for OpenAI-compatible servers
+  (vLLM, Ollama, llama.cpp) and ``options.api_key_env`` naming the key's variable.
+
+Contract: construction raises :class:`~stochbox.errors.StochboxError` for a
+bad spec or a missing extra; ``arun_episode`` never raises for what the
+model, parser, tools or sandbox do (see :mod:`stochbox.agents.base`).
+Samples are requested with seeds derived from the episode seed where the
+provider accepts one, so local runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
+
+from stochbox.agents.base import Agent, AgentOptions, EpisodeContext, EpisodeOutcome
+from stochbox.agents.ledger import EpisodeLedger, LimitReached
+from stochbox.agents.native import StructuredOutput, build_native_graph, openai_json_schema
+from stochbox.agents.tools import available_tools
+from stochbox.agents.toolmode import build_tool_graph
+from stochbox.errors import MissingExtraError, ModelSpecError, StochboxError
+from stochbox.results import EpisodeStatus, Mode
+from stochbox.seeding import derive_seed
+
+TOOL_PROTOCOLS = ("auto", "functions", "code")
+
+
+@dataclass
+class ModelBackend:
+    """Where an episode's chat model comes from and what it can do."""
+
+    kind: str  # scripted | local | chat
+    model_for: Callable[[EpisodeContext], BaseChatModel | Runnable]
+    tool_calling: bool
+    structured: StructuredOutput | None
+    details: dict[str, Any]
+    close: Callable[[], None] | None = None
+
+
+def _supports_tool_calling(model: BaseChatModel) -> bool:
+    return type(model).bind_tools is not BaseChatModel.bind_tools
+
+
+def _model_seed(ctx: EpisodeContext) -> int:
+    return derive_seed(ctx.seed, "model") & 0x7FFFFFFF
+
+
+def scripted_backend(path: str) -> ModelBackend:
+    from stochbox.agents.scripted import load_script, scripted_model
+
+    script = load_script(path)
+    return ModelBackend(
+        kind="scripted",
+        model_for=lambda ctx: scripted_model(script, ctx.scenario.id, ctx.mode.value, source=path),
+        tool_calling=script.tool_calling,
+        structured=None,  # the script decides what it writes
+        details={"script": path},
+    )
+
+
+def local_backend(name: str, options: AgentOptions) -> ModelBackend:
+    from stochbox.agents.llama import LlamaChatModel, require_llama_cpp, resolve_model_path
+
+    require_llama_cpp()
+    path = resolve_model_path(name)
+    kw: dict[str, Any] = {"model_path": str(path), "n_threads": options.threads}
+    if options.max_tokens is not None:
+        kw["max_tokens"] = options.max_tokens
+    if options.temperature is not None:
+        kw["temperature"] = options.temperature
+    llama = LlamaChatModel(**kw)
+    return ModelBackend(
+        kind="local",
+        model_for=lambda ctx: llama.bind(seed=_model_seed(ctx)),
+        tool_calling=False,
+        structured=StructuredOutput(openai_json_schema),
+        details={"model_path": str(path), "n_threads": llama.n_threads, "n_ctx": llama.n_ctx, "max_tokens": llama.max_tokens},
+        close=llama.close,
+    )
+
+
+def chat_backend(spec: str, options: AgentOptions) -> ModelBackend:
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError:
+        raise MissingExtraError(f"model '{spec}'", "openai") from None
+    kw: dict[str, Any] = {}
+    if options.base_url:
+        kw["base_url"] = options.base_url
+    if options.api_key_env:
+        key = os.environ.get(options.api_key_env)
+        if not key:
+            raise ModelSpecError(f"environment variable {options.api_key_env} (the API key for '{spec}') is not set")
+        kw["api_key"] = key
+    elif options.base_url:
+        kw["api_key"] = "not-needed"  # local OpenAI-compatible servers ignore the key but the client wants one
+    if options.temperature is not None:
+        kw["temperature"] = options.temperature
+    if options.max_tokens is not None:
+        kw["max_tokens"] = options.max_tokens
+    try:
+        model = init_chat_model(spec, **kw)
+    except ImportError as exc:
+        provider = spec.split(":", 1)[0]
+        raise ModelSpecError(
+            f"model '{spec}' needs a LangChain integration package that is not installed ({exc})",
+            hint="for openai: pip install 'stochbox[openai]'" if provider == "openai" else f"install langchain-{provider}",
+        ) from None
+    except Exception as exc:  # unknown provider, missing key, bad option: all the user's to fix
+        raise ModelSpecError(f"cannot create model '{spec}': {exc}") from None
+    is_openai = spec.startswith("openai:")
+    return ModelBackend(
+        kind="chat",
+        model_for=(lambda ctx: model.bind(seed=_model_seed(ctx))) if is_openai else (lambda ctx: model),
+        tool_calling=_supports_tool_calling(model),
+        structured=StructuredOutput(openai_json_schema) if is_openai else None,
+        details={"provider": spec.split(":", 1)[0], "base_url": options.base_url},
+    )
+
+
+class LLMAgent(Agent):
+    """A chat model answering through the native graph or the tool-mode graph."""
+
+    def __init__(self, name: str, backend: ModelBackend, options: AgentOptions) -> None:
+        if options.tool_protocol not in TOOL_PROTOCOLS:
+            raise ModelSpecError(f"unknown tool protocol '{options.tool_protocol}'", hint=f"use one of {', '.join(TOOL_PROTOCOLS)}")
+        protocol = options.tool_protocol
+        if protocol == "auto":
+            protocol = "functions" if backend.tool_calling else "code"
+        elif protocol == "functions" and not backend.tool_calling:
+            raise ModelSpecError(
+                f"model '{name}' has no function calling", hint="use --tool-protocol code (or auto)"
+            )
+        self.name = name
+        self.backend = backend
+        self.options = options
+        self.tool_protocol = protocol
+        self._native = build_native_graph(backend.structured)
+        self._tool = build_tool_graph(protocol)  # type: ignore[arg-type]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "backend": self.backend.kind,
+            "tool_protocol": self.tool_protocol,
+            "structured_output": self.backend.structured is not None and self.backend.structured.enabled,
+            **self.backend.details,
+        }
+
+    async def arun_episode(self, ctx: EpisodeContext) -> EpisodeOutcome:
+        ledger = EpisodeLedger(ctx)
+        try:
+            model = self.backend.model_for(ctx)
+            tools = available_tools(ctx.scenario) if ctx.mode is Mode.tool else {}
+        except StochboxError as exc:
+            ledger.emit("error", where="setup", message=str(exc))
+            return ledger.outcome(EpisodeStatus.failed, reason=str(exc))
+        graph = self._tool if ctx.mode is Mode.tool else self._native
+        config = {
+            "configurable": {"ctx": ctx, "ledger": ledger, "model": model, "tools": tools},
+            "recursion_limit": 4 * ctx.limits.max_model_calls + 16,
+        }
+        try:
+            state = await asyncio.wait_for(graph.ainvoke({"messages": []}, config), timeout=max(ledger.remaining_s(), 1e-3))
+        except LimitReached as exc:
+            return ledger.finish(None, raw_answer=None, stopped_by=exc.limit)
+        except TimeoutError:
+            ledger.hit("episode_timeout_s", ctx.limits.episode_timeout_s)
+            return ledger.finish(None, raw_answer=None, stopped_by="episode_timeout_s")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # provider errors, broken scripts: the episode failed, the run goes on
+            message = f"{type(exc).__name__}: {exc}"
+            ledger.emit("error", where="model", message=message)
+            return ledger.outcome(EpisodeStatus.failed, reason=message)
+        parsed = state.get("parsed")
+        stopped = ledger.limits_hit[-1] if parsed is None and ledger.limits_hit else None
+        return ledger.finish(parsed, raw_answer=state.get("raw_answer"), stopped_by=stopped)
+
+    async def aclose(self) -> None:
+        if self.backend.close is not None:
+            self.backend.close()
+            self.backend.close = None
+
+
+def make_llm_agent(spec: str, options: AgentOptions | None = None) -> Agent:
+    """Build the agent for a non-baseline ``--model`` string; raises StochboxError for bad specs."""
+    options = options or AgentOptions()
+    kind, _, rest = spec.partition(":")
+    if not rest:
+        raise ModelSpecError(f"cannot resolve model '{spec}'", hint="use scripted:PATH, local:NAME or provider:model")
+    if kind == "scripted":
+        backend = scripted_backend(rest)
+    elif kind == "local":
+        backend = local_backend(rest, options)
+    else:
+        backend = chat_backend(spec, options)
+    return LLMAgent(spec, backend, options)

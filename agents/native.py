@@ -1,0 +1,109 @@
+"""The native graph: scenario prompt -> model -> parse (no tools).
+
+Contract: one model call per episode (plus, once per agent, a retry without
+structured output when the provider rejects it). Where the model supports
+structured output, the request carries a JSON schema of the answer
+(``response_format``) so decoding is constrained; the reply is parsed by the
+same :func:`~stochbox.agents.parsing.parse_answer` either way, so a model that
+ignores the schema still gets robust text extraction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+
+from stochbox.agents.base import EpisodeContext
+from stochbox.agents.ledger import EpisodeLedger
+from stochbox.agents.parsing import ParsedAnswer, answer_json_schema, parse_answer
+from stochbox.agents.prompts import native_system, user_prompt
+
+
+@dataclass
+class StructuredOutput:
+    """How to ask a model for schema-constrained JSON; ``enabled`` turns off if the provider rejects it."""
+
+    response_format: Callable[[dict[str, Any]], dict[str, Any]]
+    enabled: bool = True
+
+
+def openai_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+
+
+def _rejected_by_provider(exc: Exception) -> bool:
+    return getattr(exc, "status_code", None) in (400, 422)
+
+
+class EpisodeState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    parsed: ParsedAnswer | None
+    raw_answer: str | None
+
+
+def episode_of(config: RunnableConfig) -> tuple[EpisodeContext, EpisodeLedger]:
+    conf = config["configurable"]
+    return conf["ctx"], conf["ledger"]
+
+
+def model_of(config: RunnableConfig) -> BaseChatModel | Runnable:
+    return config["configurable"]["model"]
+
+
+def build_native_graph(structured: StructuredOutput | None = None):
+    """Compile the native graph.
+
+    Invoke with ``config={"configurable": {"ctx": EpisodeContext, "ledger": EpisodeLedger, "model": chat model}}``.
+    """
+
+    async def prompt(state: EpisodeState, config: RunnableConfig) -> dict[str, Any]:
+        ctx, _ = episode_of(config)
+        use_schema = structured is not None and structured.enabled
+        return {
+            "messages": [
+                SystemMessage(native_system(ctx.scenario, ctx.n_samples, structured=use_schema)),
+                HumanMessage(user_prompt(ctx.scenario, ctx.n_samples)),
+            ]
+        }
+
+    async def call_model(state: EpisodeState, config: RunnableConfig) -> dict[str, Any]:
+        ctx, ledger = episode_of(config)
+        model = model_of(config)
+        messages = state["messages"]
+        if structured is not None and structured.enabled:
+            schema = answer_json_schema(ctx.scenario.answer_format, ctx.n_samples)
+            try:
+                msg = await ledger.call_model(model.bind(response_format=structured.response_format(schema)), messages)
+                return {"messages": [msg]}
+            except Exception as exc:
+                if not _rejected_by_provider(exc):
+                    raise
+                structured.enabled = False  # this provider does not take the schema; use text from now on
+                ledger.emit("error", where="structured_output", message=f"{type(exc).__name__}: {exc}")
+        msg = await ledger.call_model(model, messages)
+        return {"messages": [msg]}
+
+    async def parse(state: EpisodeState, config: RunnableConfig) -> dict[str, Any]:
+        ctx, ledger = episode_of(config)
+        last = state["messages"][-1]
+        text = last.text if isinstance(last, AIMessage) else str(last.content)
+        parsed = parse_answer(text, ctx.scenario.answer_format, ctx.n_samples)
+        ledger.record_parse(parsed, source="text")
+        return {"parsed": parsed, "raw_answer": text}
+
+    graph = StateGraph(EpisodeState)
+    graph.add_node("prompt", prompt)
+    graph.add_node("model", call_model)
+    graph.add_node("parse", parse)
+    graph.add_edge(START, "prompt")
+    graph.add_edge("prompt", "model")
+    graph.add_edge("model", "parse")
+    graph.add_edge("parse", END)
+    return graph.compile()
