@@ -31,12 +31,13 @@ descriptors are moved away so stray prints cannot corrupt the channel.
 
 import builtins
 import ctypes
-import errno
+import gc
 import json
 import math
 import os
 import random
 import resource
+import select
 import selectors
 import shutil
 import signal
@@ -206,7 +207,6 @@ def _status_field(name):
 
 def observe_layers(config):
     """What confines this server, as seen from inside (detected, not assumed)."""
-    nspid = _status_field("NSpid")
     seccomp = _status_field("Seccomp")
     nnp = _status_field("NoNewPrivs")
     abi = landlock_abi()
@@ -215,11 +215,17 @@ def observe_layers(config):
             uid_map = f.read().split()
     except OSError:
         uid_map = []
+    try:
+        with open("/proc/self/net/dev") as f:
+            interfaces = sorted(line.split(":", 1)[0].strip() for line in f.readlines()[2:])
+    except OSError:
+        interfaces = None
     return {
         "uid": os.getuid(),
+        "net_interfaces": interfaces,
         "gid": os.getgid(),
         "pid": os.getpid(),
-        "pid_namespace": len(nspid) > 1,
+        "pid_namespace": in_child_pid_namespace(),
         "user_namespace": uid_map[:3] != ["0", "0", "4294967295"],
         "seccomp_mode": int(seccomp[0]) if seccomp else 0,
         "no_new_privs": bool(nnp and nnp[0] == "1"),
@@ -231,9 +237,25 @@ def observe_layers(config):
     }
 
 
+def in_child_pid_namespace():
+    """True when this process is not in the machine's root pid namespace.
+
+    ``NSpid`` lists one pid per nested namespace, but only down from the
+    namespace of the mounted /proc (a jail mounts its own); so also look for
+    ``kthreadd``, which exists as pid 2 only in the root pid namespace.
+    """
+    if len(_status_field("NSpid")) > 1:
+        return True
+    try:
+        with open("/proc/2/comm") as f:
+            return f.read().strip() != "kthreadd"
+    except OSError:
+        return True
+
+
 def sweep_mode(config):
     """``namespace`` only when asked *and* this server really is in its own pid namespace."""
-    if config.get("sweep") == "namespace" and len(_status_field("NSpid")) > 1:
+    if config.get("sweep") == "namespace" and in_child_pid_namespace():
         return "namespace"
     return "descendants"
 
@@ -271,27 +293,40 @@ def _set_rlimits(limits, timeout_s, baseline_as):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _child(req, work, out_w, err_w, status_w, config, baseline_as):
+def _prepare_child(work, go_r, out_w, err_w, status_w, config):
+    """Pre-forked child, before the request is known: confine, then wait for ``go``.
+
+    Everything here is independent of the request, so the server does it
+    ahead of time (right after the previous execution) and the request's
+    latency only pays for seeding and running the code.
+    """
+    os.setsid()
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    for src, dst in ((devnull, 0), (out_w, 1), (err_w, 2), (status_w, 3), (go_r, 4)):
+        os.dup2(src, dst)
+    os.closerange(5, 1 << 16)
+    os.chdir(work)
+    os.environ.clear()
+    os.environ.update({
+        "HOME": work, "TMPDIR": work, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    })
+    if config.get("landlock") and landlock_abi() > 0:
+        landlock_restrict(_LL_READ_PATHS, [work], landlock_abi())
+
+
+def _child(work, go_r, out_w, err_w, status_w, config, baseline_as):
     """Runs in the forked child; never returns."""
     try:
-        os.setsid()
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        devnull = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        os.dup2(status_w, 3)
-        os.closerange(4, 1 << 16)
-        os.chdir(work)
-        os.environ.clear()
-        os.environ.update({
-            "HOME": work, "TMPDIR": work, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
-            "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-        })
-        if config.get("landlock") and landlock_abi() > 0:
-            landlock_restrict(_LL_READ_PATHS, [work], landlock_abi())
+        _prepare_child(work, go_r, out_w, err_w, status_w, config)
+        try:
+            req = read_frame(4)
+        except EOFError:
+            os._exit(0)  # the server is shutting down or replaced this spare
+        os.close(4)
         limits = dict(config["limits"])
         limits.update(req.get("limits") or {})
         _set_rlimits(limits, float(req["timeout_s"]), baseline_as)
@@ -304,15 +339,14 @@ def _child(req, work, out_w, err_w, status_w, config, baseline_as):
         main.__dict__["__builtins__"] = builtins
         sys.modules["__main__"] = main
         _seed_everything(int(req["seed"]))
-        code = compile(req["code"], "<snippet>", "exec")
     except BaseException:
         try:
-            os.write(status_w, ("setup:" + traceback.format_exc(limit=3)).encode("utf-8", "replace"))
+            os.write(3, ("setup:" + traceback.format_exc(limit=3)).encode("utf-8", "replace"))
         finally:
             os._exit(SETUP_FAILED)
     status = 0
     try:
-        exec(code, main.__dict__)
+        exec(compile(req["code"], "<snippet>", "exec"), main.__dict__)
     except SystemExit as exc:
         if exc.code is None:
             status = 0
@@ -330,12 +364,20 @@ def _child(req, work, out_w, err_w, status_w, config, baseline_as):
         except BaseException as exc:
             _report_exception(exc)
             status = status or 1
+    # Announce the status and close the output *before* exiting: tearing down the
+    # address space takes milliseconds, and the server need not wait for it.
+    try:
+        os.close(1)
+        os.close(2)
+        os.write(3, b"exit:%d:%d\n" % (os.getpid(), status))
+    except OSError:
+        pass
     os._exit(status)
 
 
 def _report_exception(exc):
     try:
-        os.write(3, ("exc:" + type(exc).__name__).encode())
+        os.write(3, ("exc:%s\n" % type(exc).__name__).encode())
     except OSError:
         pass
     try:
@@ -415,23 +457,43 @@ def sweep(mode):
     to it; killing our children round after round empties the tree.
     """
     me = os.getpid()
-    for rounds in range(1, 60):
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
         if mode == "namespace":
             try:
                 os.kill(-1, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         kids = _children_of(me)
+        if not kids:
+            _reap()
+            if mode != "namespace" or not _others_in_namespace(me):
+                return True
+            time.sleep(0.001)  # orphans on their way to being re-parented to us
+            continue
         for kid in kids:
-            try:
-                os.kill(kid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _kill_and_wait(kid, deadline)
         _reap()
-        if not kids and (mode != "namespace" or not _others_in_namespace(me)):
-            return True
-        time.sleep(0.0005 * rounds)
     return False
+
+
+def _kill_and_wait(pid, deadline):
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        return  # already reaped
+    try:
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        select.select([pidfd], [], [], max(0.0, deadline - time.monotonic()))
+        try:
+            os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOHANG)
+        except ChildProcessError:
+            pass
+    finally:
+        os.close(pidfd)
 
 
 def _others_in_namespace(me):
@@ -451,11 +513,28 @@ def _vm_size():
     return int(_status_field("VmSize")[0]) * 1024
 
 
+class _Spare:
+    """A pre-forked child waiting for its request on ``go``."""
+
+    def __init__(self, pid, work, go, out, err, status):
+        self.pid, self.work, self.go = pid, work, go
+        self.out, self.err, self.status = out, err, status
+
+    def close_fds(self):
+        for fd in (self.go, self.out, self.err, self.status):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 class Server:
     def __init__(self, rfd, wfd):
         self.rfd, self.wfd = rfd, wfd
         self.config = {"limits": dict(DEFAULT_LIMITS)}
         self.counter = 0
+        self.spare = None
+        self.baseline_as = 0
 
     def configure(self, req):
         self.config.update({k: v for k, v in req.items() if k not in ("op", "limits")})
@@ -468,87 +547,125 @@ class Server:
 
         # Before the first fork: descendants that escape their parent come back here.
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        # Keep the warm heap out of the collector: a child's collections would
+        # otherwise touch (and copy-on-write) every page of it.
+        gc.collect()
+        gc.freeze()
         self.baseline_as = _vm_size()
         layers = observe_layers(self.config)
         layers.update(numpy=numpy.__version__, scipy=sys.modules["scipy"].__version__)
         return {"op": "hello", "protocol": PROTOCOL_VERSION, "layers": layers}
 
-    def execute(self, req):
+    def _fork_spare(self):
         self.counter += 1
-        timeout_s = float(req["timeout_s"])
-        cap = int(req.get("output_cap") or 16384)
         work = os.path.join(self.config["work_root"], "x%d" % self.counter)
         shutil.rmtree(work, ignore_errors=True)
         os.mkdir(work, 0o700)
+        go_r, go_w = os.pipe2(os.O_CLOEXEC)
         pipes = [os.pipe2(os.O_CLOEXEC) for _ in range(3)]
-        start = time.monotonic()
         pid = os.fork()
         if pid == 0:
-            _child(req, work, pipes[0][1], pipes[1][1], pipes[2][1], self.config, self.baseline_as)
+            _child(work, go_r, pipes[0][1], pipes[1][1], pipes[2][1], self.config, self.baseline_as)
+        os.close(go_r)
         for _, w in pipes:
             os.close(w)
-        try:
-            reply = self._supervise(pid, [r for r, _ in pipes], start, timeout_s, cap)
-        finally:
-            for r, _ in pipes:
-                os.close(r)
-            swept = sweep(self.config["sweep"])
-            shutil.rmtree(work, ignore_errors=True)
+        self.spare = _Spare(pid, work, go_w, pipes[0][0], pipes[1][0], pipes[2][0])
+
+    def after_reply(self):
+        """Clean up after an execution (or start-up) and have the next child ready."""
+        swept = sweep(self.config["sweep"])
+        for entry in os.listdir(self.config["work_root"]):
+            shutil.rmtree(os.path.join(self.config["work_root"], entry), ignore_errors=True)
         if not swept:
-            # Something outlived SIGKILL (stuck in the kernel?): ask the host for a fresh server.
-            reply["sandbox_error"] = "processes from this execution could not be killed; server restarts"
-            reply["restart"] = True
+            return False
+        self._fork_spare()
+        return True
+
+    def execute(self, req):
+        if self.spare is None:
+            self._fork_spare()
+        spare, self.spare = self.spare, None
+        timeout_s = float(req["timeout_s"])
+        cap = int(req.get("output_cap") or 16384)
+        start = time.monotonic()
+        try:
+            frame = json.dumps(req).encode("utf-8", "surrogateescape")
+            try:
+                _write_all(spare.go, len(frame).to_bytes(4, "big") + frame)
+            except BrokenPipeError:
+                pass  # the spare died during setup; its status pipe says why
+            os.close(spare.go)
+            spare.go = -1
+            reply = self._supervise(spare, start, timeout_s, cap)
+        finally:
+            spare.close_fds()
         reply["id"] = req.get("id")
         reply["seed"] = req.get("seed")
         return reply
 
-    def _supervise(self, pid, fds, start, timeout_s, cap):
-        out, err, status = _Capture(cap), _Capture(cap), _Capture(4096)
-        captures = dict(zip(fds, (out, err, status)))
+    def _supervise(self, spare, start, timeout_s, cap):
+        out, err, status = _Capture(cap), _Capture(cap), _Capture(1 << 16)
+        captures = {spare.out: out, spare.err: err, spare.status: status}
         flood_limit = max(FLOOD_FACTOR * cap, cap + FLOOD_MIN)
         sel = selectors.DefaultSelector()
-        for fd in fds:
+        for fd in captures:
             sel.register(fd, selectors.EVENT_READ)
-        pidfd = os.pidfd_open(pid)
+        pidfd = os.pidfd_open(spare.pid)
         sel.register(pidfd, selectors.EVENT_READ)
         deadline = start + timeout_s
         killed_reason = None
         wait_status = None
+        exit_note = b"exit:%d:" % spare.pid
         try:
-            while wait_status is None:
+            while True:
+                open_outputs = [fd for fd in (spare.out, spare.err) if fd in sel.get_map()]
+                # Only the child's own note counts: forked copies share its status pipe.
+                finished = wait_status is not None or exit_note in b"".join(status.parts)
+                if finished and not open_outputs:
+                    break
+                if wait_status is not None:
+                    # The child is gone but something still holds its pipes: a leftover.
+                    sweep(self.config["sweep"])
+                    _drain(sel, captures, pidfd)
+                    break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     killed_reason = "timeout"
                     break
                 for key, _ in sel.select(remaining):
                     if key.fd == pidfd:
-                        _, wait_status = os.waitpid(pid, 0)
-                        break
-                    data = os.read(key.fd, 1 << 16)
-                    if not data:
-                        sel.unregister(key.fd)
+                        sel.unregister(pidfd)
+                        _, wait_status = os.waitpid(spare.pid, 0)
                         continue
-                    captures[key.fd].feed(data)
+                    data = os.read(key.fd, 1 << 16)
+                    if data:
+                        captures[key.fd].feed(data)
+                    else:
+                        sel.unregister(key.fd)
                 if out.total + err.total > flood_limit:
                     killed_reason = "output"
                     break
-            if wait_status is None:
-                _kill_tree(pid)
-                _, wait_status = os.waitpid(pid, 0)
             duration = time.monotonic() - start
-            # The child is gone; whatever still holds the pipes is a leftover: kill it, then drain.
-            sweep(self.config["sweep"])
-            _drain(sel, captures, pidfd)
+            if killed_reason is not None and wait_status is None:
+                _kill_tree(spare.pid)
+                _, wait_status = os.waitpid(spare.pid, 0)
+                sweep(self.config["sweep"])
+                _drain(sel, captures, pidfd)
         finally:
             sel.close()
             os.close(pidfd)
-        exit_code = os.waitstatus_to_exitcode(wait_status)
-        note = status.text()
+        notes = status.text().splitlines()
+        exit_lines = [n for n in notes if n.startswith("exit:%d:" % spare.pid)]
+        if wait_status is not None:
+            exit_code = os.waitstatus_to_exitcode(wait_status)
+        else:
+            exit_code = int(exit_lines[-1].rsplit(":", 1)[1])
         sandbox_error = None
-        if exit_code == SETUP_FAILED and note.startswith("setup:"):
-            sandbox_error = "execution setup failed inside the sandbox: " + note[6:].strip()
+        setup = status.text()
+        if exit_code == SETUP_FAILED and setup.startswith("setup:"):
+            sandbox_error = "execution setup failed inside the sandbox: " + setup[6:].strip()
         if killed_reason is None:
-            if note == "exc:MemoryError":
+            if "exc:MemoryError" in notes:
                 killed_reason = "memory"
             elif exit_code == -signal.SIGXCPU:
                 killed_reason = "cpu"
@@ -569,6 +686,12 @@ class Server:
         }
 
 
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _kill_tree(pid):
     for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
         try:
@@ -579,9 +702,10 @@ def _kill_tree(pid):
 
 def _drain(sel, captures, pidfd):
     deadline = time.monotonic() + 1.0
-    while len(sel.get_map()) > 1 and time.monotonic() < deadline:
+    while any(fd in sel.get_map() for fd in captures) and time.monotonic() < deadline:
         for key, _ in sel.select(0.05):
             if key.fd == pidfd:
+                sel.unregister(pidfd)
                 continue
             data = os.read(key.fd, 1 << 16)
             if data:
@@ -590,13 +714,21 @@ def _drain(sel, captures, pidfd):
                 sel.unregister(key.fd)
 
 
+def _retire(rfd, wfd):
+    try:
+        req = read_frame(rfd)
+    except EOFError:
+        return
+    write_frame(wfd, {"op": "retire", "id": req.get("id"), "error": "leftover processes could not be killed"})
+
+
 def serve(rfd, wfd):
     server = Server(rfd, wfd)
     while True:
         try:
             req = read_frame(rfd)
         except EOFError:
-            return
+            break
         op = req.get("op")
         try:
             if op == "exec":
@@ -607,12 +739,20 @@ def serve(rfd, wfd):
                 reply = {"op": "pong", "id": req.get("id"), "executions": server.counter}
             elif op == "shutdown":
                 write_frame(wfd, {"op": "bye", "id": req.get("id")})
-                return
+                break
             else:
                 reply = {"op": "error", "id": req.get("id"), "error": "unknown op %r" % (op,)}
         except Exception:
             reply = {"op": "error", "id": req.get("id"), "error": traceback.format_exc(limit=5)}
         write_frame(wfd, reply)
+        if op in ("exec", "configure") and reply.get("op") != "error":
+            # Clean-up and the next pre-fork run while the host reads the reply.
+            if not server.after_reply():
+                # Something outlived SIGKILL (stuck in the kernel?). The next request
+                # gets "retire" instead of running: the host restarts us and retries it.
+                _retire(rfd, wfd)
+                break
+    sweep(server.config.get("sweep", "descendants"))
 
 
 def main():

@@ -34,6 +34,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any, Protocol
 
@@ -171,8 +172,22 @@ class PipeChannel:
         return f"server {status}" + (f"; stderr: {tail}" if tail else "")
 
 
+# Every server is spawned from this one long-lived thread: bwrap --die-with-parent
+# (PR_SET_PDEATHSIG) fires when the *thread* that forked it exits, and callers'
+# threads (thread pools, asyncio.to_thread) come and go.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stochbox-sandbox-spawner")
+
+
 def spawn_pipe_channel(argv: Sequence[str], **popen_kwargs: Any) -> PipeChannel:
-    """Start ``argv`` (ending in :func:`bootstrap_argv`) with stdin/stdout/stderr pipes."""
+    """Start ``argv`` (ending in :func:`bootstrap_argv`) with stdin/stdout/stderr pipes.
+
+    The process is forked from a dedicated thread that lives as long as the
+    interpreter, so parent-death signals fire only when stochbox exits.
+    """
+    return _SPAWNER.submit(_spawn, list(argv), popen_kwargs).result()
+
+
+def _spawn(argv: list[str], popen_kwargs: dict[str, Any]) -> PipeChannel:
     try:
         proc = subprocess.Popen(
             list(argv),
@@ -322,7 +337,12 @@ class ManagedServer:
             started = time.monotonic()
             try:
                 reply = request(channel, req, timeout_s + REPLY_GRACE_S)
-                if reply.get("op") == "error":
+                if reply.get("op") == "retire":
+                    # The server did not run this request and asks to be replaced: run it on a fresh one.
+                    self._discard()
+                    channel = self._ensure_started()
+                    reply = request(channel, req, timeout_s + REPLY_GRACE_S)
+                if reply.get("op") in ("error", "retire"):
                     raise ServerLost(f"server error: {reply.get('error')}")
                 if reply.get("id") != req_id:
                     raise ServerLost(f"reply for request {reply.get('id')!r}, expected {req_id}")
@@ -336,8 +356,6 @@ class ManagedServer:
                     killed_reason="server_crash",
                     sandbox_error=f"sandbox server lost during execution ({exc}; {detail}); it restarts for the next one",
                 )
-            if reply.get("restart"):
-                self._discard()
             return ExecResult(
                 stdout=reply.get("stdout", ""),
                 stderr=reply.get("stderr", ""),
