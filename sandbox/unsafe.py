@@ -1,84 +1,54 @@
-"""``unsafe-subprocess``: a plain child process, NO isolation.
+"""``unsafe-subprocess``: the fork-server as a plain host process, NO isolation.
 
 Only for machines where no isolating backend can start and the user said so
 explicitly (``--sandbox unsafe-subprocess``); runs are marked unconfined in
-the trace. Gives the same seeding and timeout semantics as the real backends
-(the timeout kills the whole process group).
+the trace. The code can read the user's files, use the network and signal
+the user's processes. What it keeps from the real backends: the same
+server, so the same seeding, fresh ``__main__`` and work dir per execution,
+rlimits, output caps, timeout that kills every descendant (the server is
+child subreaper), and an environment without the host's variables. Landlock
+is deliberately *not* applied, so this backend stays what its name says.
+
+The server starts lazily, on the first execution.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
+import shutil
 import sys
 import tempfile
-import time
-from typing import Any
 
-from stochbox.sandbox.base import ExecResult, IsolationLayer, Sandbox
-
-_HARNESS = r"""
-import json, os, random, sys
-req = json.loads(sys.stdin.read())
-seed = req["seed"]
-random.seed(seed)
-try:
-    import numpy as _np
-    _np.random.seed([seed & 0xFFFFFFFF, seed >> 32])
-    _orig_default_rng = _np.random.default_rng
-    _ss = _np.random.SeedSequence(seed)
-    def _default_rng(seed=None):
-        if seed is None:
-            return _orig_default_rng(_ss.spawn(1)[0])
-        return _orig_default_rng(seed)
-    _np.random.default_rng = _default_rng
-except ImportError:
-    pass
-g = {"__name__": "__main__", "__builtins__": __builtins__}
-g.update(req["globals"])
-exec(compile(req["code"], "<snippet>", "exec"), g)
-"""
+from stochbox.sandbox.base import IsolationLayer, SandboxSpec
+from stochbox.sandbox.pool import PooledSandbox, ServerPool
+from stochbox.sandbox.transport import SERVER_ENV, ManagedServer, bootstrap_argv, spawn_pipe_channel
 
 
-class UnsafeSubprocessSandbox(Sandbox):
+class UnsafeSubprocessSandbox(PooledSandbox):
     name = "unsafe-subprocess"
     isolating = False
 
-    def __init__(self, python: str | None = None) -> None:
+    def __init__(self, python: str | None = None, spec: SandboxSpec | None = None) -> None:
         self.python = python or sys.executable
+        self.spec = spec or SandboxSpec(backend="unsafe-subprocess")
+        self._root = tempfile.mkdtemp(prefix="stochbox-unsafe-")
+        config = {
+            "work_root": f"{self._root}/work",
+            "landlock": False,
+            "sweep": "descendants",
+            "limits": {"memory_mb": self.spec.memory_mb, "nproc": self.spec.pids},
+        }
+        servers = [ManagedServer(self._launch, config, backend=self.name) for _ in range(self.spec.pool_size)]
+        self.pool = ServerPool(servers)
+
+    def _launch(self):
+        return spawn_pipe_channel(bootstrap_argv(self.python), env=SERVER_ENV, cwd=self._root, start_new_session=True)
 
     def layers(self) -> list[IsolationLayer]:
-        return [IsolationLayer(name="none", active=False, detail="unconfined child process (explicitly requested)")]
+        return [
+            IsolationLayer(name="none", active=False, detail="unconfined host process (explicitly requested)"),
+            IsolationLayer(name="rlimits", active=True, detail="cpu, address space, file size, open files (nproc only for non-root)"),
+        ]
 
-    def _execute(self, code: str, *, timeout_s: float, seed: int, output_cap: int, globals_: dict[str, Any]) -> ExecResult:
-        req = json.dumps({"code": code, "seed": seed, "globals": globals_})
-        with tempfile.TemporaryDirectory(prefix="stochbox-unsafe-") as work:
-            env = {"PATH": "/usr/bin:/bin", "HOME": work, "PYTHONHASHSEED": "0", "LANG": "C.UTF-8"}
-            t0 = time.perf_counter()
-            proc = subprocess.Popen(
-                [self.python, "-I", "-c", _HARNESS],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                cwd=work, env=env, start_new_session=True, close_fds=True,
-            )
-            timed_out = False
-            try:
-                out, err = proc.communicate(req.encode(), timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                os.killpg(proc.pid, signal.SIGKILL)
-                out, err = proc.communicate()
-            dur = time.perf_counter() - t0
-        truncated = len(out) > output_cap or len(err) > output_cap
-        return ExecResult(
-            stdout=out[:output_cap].decode("utf-8", "replace"),
-            stderr=err[:output_cap].decode("utf-8", "replace"),
-            exit_code=proc.returncode,
-            timed_out=timed_out,
-            duration_s=dur,
-            truncated=truncated,
-            seed=seed,
-            backend=self.name,
-            killed_reason="timeout" if timed_out else None,
-        )
+    def close(self) -> None:
+        super().close()
+        shutil.rmtree(self._root, ignore_errors=True)
