@@ -1,0 +1,67 @@
+"""Fixtures for agent tests: real scenarios, a real (unsafe-subprocess) sandbox, a trace recorder."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stochbox.agents.base import AgentLimits, EpisodeContext, EpisodeOutcome
+from stochbox.results import Mode
+from stochbox.scenarios.loader import load_pack
+from stochbox.scenarios.registry import get_pack
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPTS = Path(__file__).parent / "scripts"
+TOOL_PACK = REPO / "examples" / "tool-pack"
+
+
+@dataclass
+class Recorder:
+    """Collects ``ctx.emit`` calls as (event, fields) pairs."""
+
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        self.events.append((event, fields))
+
+    def of(self, name: str) -> list[dict[str, Any]]:
+        return [f for e, f in self.events if e == name]
+
+    def names(self) -> list[str]:
+        return [e for e, _ in self.events]
+
+
+@pytest.fixture
+def canonical():
+    return {s.id: s for s in get_pack("canonical").scenarios}
+
+
+@pytest.fixture
+def queues():
+    return {s.id: s for s in load_pack(TOOL_PACK).scenarios}
+
+
+@pytest.fixture
+def episode(unsafe_sandbox):
+    """``episode(agent, scenario, mode, n=1, seed=7, limits=None, sandbox=default)`` -> (outcome, recorder)."""
+
+    def run(agent, scenario, mode, *, n=1, seed=7, limits=None, sandbox="default") -> tuple[EpisodeOutcome, Recorder]:
+        rec = Recorder()
+        ctx = EpisodeContext(
+            run_id="run",
+            episode_id=f"{scenario.id}-{mode.value}-{seed}",
+            scenario=scenario,
+            mode=Mode(mode),
+            n_samples=n,
+            seed=seed,
+            emit=rec,
+            sandbox=unsafe_sandbox if sandbox == "default" else sandbox,
+            limits=limits or AgentLimits(),
+        )
+        return asyncio.run(agent.arun_episode(ctx)), rec
+
+    return run
