@@ -23,6 +23,7 @@ import asyncio
 import json
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,26 +31,12 @@ from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.table import Table
 
-from stochbox import evaluators
 from stochbox.errors import ConfigError
-from stochbox.evaluators import KSAtNSummary, Preset, ScenarioTestResult
+from stochbox.evaluators import KSAtNSummary, ScenarioTestResult, evaluate_scenario, get_preset, summarize
 from stochbox.reference import ReferenceCache
 from stochbox.results import EpisodeRecord
 from stochbox.runinfo import RunInfo, read_run_info
-from stochbox.scenarios.models import Scenario
 from stochbox.store import RunStore
-
-#: Default alpha of each preset (UnpredictaBench passes a scenario when p > 1e-4).
-PRESET_ALPHA = {"stochbox": 0.05, "unpredictabench": 1e-4}
-
-
-def preset_for(name: str, alpha: float | None = None) -> Preset:
-    if name not in PRESET_ALPHA:
-        raise ConfigError(f"--preset must be one of {', '.join(PRESET_ALPHA)}, not '{name}'")
-    if alpha is not None and not 0 < alpha < 1:
-        raise ConfigError(f"--alpha must be between 0 and 1, not {alpha}")
-    return Preset(name=name, alpha=PRESET_ALPHA[name] if alpha is None else alpha)
-
 
 class Report(BaseModel):
     """What ``report --json`` prints."""
@@ -76,33 +63,60 @@ def layout_samples(records: Iterable[EpisodeRecord], n: int, samples_per_episode
     return slots
 
 
+@dataclass
+class RunData:
+    """A run folder loaded for evaluation: its info, stored episodes and reference samples.
+
+    The public entry point for anything that evaluates a run (report, curves,
+    comparisons, HTML): samples come laid out by :meth:`samples` exactly as
+    the report sees them.
+    """
+
+    info: RunInfo
+    records: dict[tuple[str, str, str], list[EpisodeRecord]]  # (model, mode, scenario) -> by index
+    references: dict[str, list[Any]]
+
+    @property
+    def groups(self) -> list[tuple[str, str]]:
+        """(model, mode) pairs in config order."""
+        return [(m, mode.value) for m in self.info.config.models for mode in self.info.config.modes]
+
+    def samples(self, model: str, mode: str, scenario_id: str) -> list[Any]:
+        cfg = self.info.config
+        return layout_samples(self.records.get((model, mode, scenario_id), []), cfg.n, cfg.samples_per_episode)
+
+    def parse_rate(self, model: str, mode: str) -> float:
+        recs = [r for sc in self.info.scenarios for r in self.records.get((model, mode, sc.id), [])]
+        requested = sum(r.n_requested for r in recs)
+        return sum(len(r.samples) for r in recs) / requested if requested else 0.0
+
+
+def load_run(run_dir: Path | str, *, sandbox: str | None = None) -> RunData:
+    """Read a run folder (see the module contract); ``sandbox`` regenerates missing references."""
+    run_dir = Path(run_dir).expanduser()
+    info = read_run_info(run_dir)
+    grouped: dict[tuple[str, str, str], list[EpisodeRecord]] = defaultdict(list)
+    with RunStore(run_dir) as store:
+        for rec in store.records():
+            grouped[(rec.model, rec.mode.value, rec.scenario)].append(rec)
+    return RunData(info=info, records=dict(grouped), references=_references(info, sandbox))
+
+
 def build_report(
     run_dir: Path | str, *, alpha: float | None = None, preset: str | None = None, sandbox: str | None = None
 ) -> Report:
-    run_dir = Path(run_dir).expanduser()
-    info = read_run_info(run_dir)
-    config = info.config
-    rule = preset_for(preset or config.preset, alpha if alpha is not None else config.alpha)
-    with RunStore(run_dir) as store:
-        grouped: dict[tuple[str, str, str], list[EpisodeRecord]] = defaultdict(list)
-        for rec in store.records():
-            grouped[(rec.model, rec.mode.value, rec.scenario)].append(rec)
-    references = _references(info, sandbox)
+    run = load_run(run_dir, sandbox=sandbox)
+    config = run.info.config
+    rule = get_preset(preset or config.preset, alpha if alpha is not None else config.alpha)
     summary: list[KSAtNSummary] = []
     results: list[ScenarioTestResult] = []
-    for model in config.models:
-        for mode in config.modes:
-            group: list[ScenarioTestResult] = []
-            valid = requested = 0
-            for sc in info.scenarios:
-                recs = grouped.get((model, mode.value, sc.id), [])
-                valid += sum(len(r.samples) for r in recs)
-                requested += sum(r.n_requested for r in recs)
-                samples = layout_samples(recs, config.n, config.samples_per_episode)
-                group.append(_evaluate(sc, samples, references[sc.id], model=model, mode=mode.value, preset=rule))
-            parse_rate = valid / requested if requested else 0.0
-            summary.append(_summarize(group, parse_rate=parse_rate))
-            results.extend(group)
+    for model, mode in run.groups:
+        group = [
+            evaluate_scenario(sc, run.samples(model, mode, sc.id), run.references[sc.id], model=model, mode=mode, preset=rule)
+            for sc in run.info.scenarios
+        ]
+        summary.append(summarize(group, parse_rate=run.parse_rate(model, mode)))
+        results.extend(group)
     return Report(alpha=rule.alpha, preset=rule.name, summary=summary, results=results)
 
 
@@ -163,86 +177,9 @@ def print_report(report: Report, console: Console | None = None, *, per_scenario
 
 
 def write_html(run_dirs: list[Path], out_path: Path) -> None:
+    import stochbox.evaluators as evaluators
+
     writer = getattr(evaluators, "write_html_report", None)
     if writer is None:
         raise ConfigError("--html: the HTML report is not available in this installation yet")
     writer(run_dirs, out_path)
-
-
-def _evaluate(scenario: Scenario, samples: list[Any], reference: list[Any], *, model: str, mode: str, preset: Preset) -> ScenarioTestResult:
-    fn = getattr(evaluators, "evaluate_scenario", None) or _temporary_evaluate_scenario
-    return fn(scenario, samples, reference, model=model, mode=mode, preset=preset)
-
-
-def _summarize(results: list[ScenarioTestResult], *, parse_rate: float) -> KSAtNSummary:
-    fn = getattr(evaluators, "summarize", None) or _temporary_summarize
-    return fn(results, parse_rate=parse_rate)
-
-
-# --- TEMPORARY (remove when stochbox.evaluators.evaluate_scenario/summarize land) ---------
-# A plain two-sample KS (scipy.stats.ks_2samp) per scenario, failing when fewer
-# than N samples are valid. Labels and permutations are compared by a
-# chi-square test of counts; vectors by per-coordinate KS with Bonferroni.
-
-
-def _temporary_evaluate_scenario(
-    scenario: Scenario, samples: list[Any], reference: list[Any], *, model: str, mode: str, preset: Preset
-) -> ScenarioTestResult:
-    import numpy as np
-    from scipy import stats
-
-    valid = [s for s in samples if s is not None]
-    n, n_valid = len(samples), len(valid)
-    statistic = pvalue = None
-    kind = scenario.answer_format.type.value
-    test = "ks_2samp"
-    if valid:
-        if kind in ("number", "integer"):
-            res = stats.ks_2samp(valid, reference)
-            statistic, pvalue = float(res.statistic), float(res.pvalue)
-        elif kind in ("label", "list"):
-            test = "chi2_contingency"
-            keys = sorted({json.dumps(v) for v in reference} | {json.dumps(v) for v in valid})
-            ca, cr = _counts(valid, keys), _counts(reference, keys)
-            if len(keys) == 1:
-                statistic, pvalue = 0.0, 1.0
-            else:
-                res = stats.chi2_contingency(np.array([ca, cr]))
-                statistic, pvalue = float(res.statistic), float(res.pvalue)
-        else:
-            test = "ks_2samp_marginals_bonferroni"
-            a, r = np.asarray(valid, float), np.asarray(reference, float)
-            tests = [stats.ks_2samp(a[:, j], r[:, j]) for j in range(a.shape[1])]
-            statistic = float(max(t.statistic for t in tests))
-            pvalue = float(min(1.0, a.shape[1] * min(t.pvalue for t in tests)))
-    passed = n_valid == n and pvalue is not None and pvalue >= preset.alpha
-    reason = None if n_valid == n else f"fewer than N valid samples ({n_valid} of {n})"
-    return ScenarioTestResult(
-        scenario=scenario.id, model=model, mode=mode, n=n, n_valid=n_valid, test=test,
-        statistic=statistic, pvalue=pvalue, passed=passed, alpha=preset.alpha, preset=preset.name, reason=reason,
-    )
-
-
-def _counts(values: list[Any], keys: list[str]) -> list[int]:
-    pos = {k: i for i, k in enumerate(keys)}
-    out = [0] * len(keys)
-    for v in values:
-        out[pos[json.dumps(v)]] += 1
-    return out
-
-
-def _temporary_summarize(results: list[ScenarioTestResult], *, parse_rate: float) -> KSAtNSummary:
-    import math
-
-    first = results[0]
-    k, m = sum(r.passed for r in results), len(results)
-    z = 1.959963984540054
-    p = k / m
-    centre = (p + z * z / (2 * m)) / (1 + z * z / m)
-    half = z * math.sqrt(p * (1 - p) / m + z * z / (4 * m * m)) / (1 + z * z / m)
-    stats_ = [r.statistic for r in results if r.statistic is not None and r.test.startswith("ks")]
-    return KSAtNSummary(
-        model=first.model, mode=first.mode, n=first.n, alpha=first.alpha, preset=first.preset,
-        ks_at_n=p, ci_low=max(0.0, centre - half), ci_high=min(1.0, centre + half), scenarios=m, passed=k,
-        parse_rate=parse_rate, mean_statistic=sum(stats_) / len(stats_) if stats_ else None,
-    )

@@ -169,6 +169,9 @@ class _Run:
             async def worker() -> None:
                 nonlocal done, ran
                 for spec in pending:  # a shared iterator: each episode is taken once
+                    if stopping:
+                        return
+                    await asyncio.sleep(0)  # yield even when agents never do, so stops and peers get a turn
                     record = await self._run_episode(spec, trace)
                     store.put(record)
                     trace.emit(
@@ -184,10 +187,12 @@ class _Run:
                     if self.progress is not None:
                         self.progress(record, done, len(self.plan.episodes))
 
+            stopping = False
             workers = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, max(1, len(todo))))]
             try:
                 await asyncio.gather(*workers)
             except BaseException:
+                stopping = True
                 for w in workers:
                     w.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
@@ -235,7 +240,9 @@ class _Run:
         )
         started_at, t0 = _utcnow(), time.perf_counter()
         try:
-            outcome = await asyncio.wait_for(agent.arun_episode(ctx), timeout=limits.episode_timeout_s + TIMEOUT_GRACE_S)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation (Ctrl-C)
+            async with asyncio.timeout(limits.episode_timeout_s + TIMEOUT_GRACE_S):
+                outcome = await agent.arun_episode(ctx)
         except TimeoutError:
             emit("limit_hit", limit="episode_timeout_s", value=limits.episode_timeout_s)
             outcome = EpisodeOutcome(status=EpisodeStatus.limit, reason=f"episode exceeded {limits.episode_timeout_s}s")
