@@ -66,6 +66,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_DUMPABLE = 4
 
 
 # --------------------------------------------------------------------------- frames
@@ -301,6 +302,7 @@ def _prepare_child(work, go_r, out_w, err_w, status_w, config):
     latency only pays for seeding and running the code.
     """
     os.setsid()
+    _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -768,6 +770,9 @@ def main():
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.close(devnull)
+    # Non-dumpable: executions (same uid) cannot open /proc/<server>/mem, fd/, environ
+    # even where Landlock's ptrace scoping is unavailable. Children turn it back on.
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     # No PR_SET_PDEATHSIG: it fires when the *thread* that spawned us exits. The server
     # ends on EOF of its channel instead, and bwrap/containers add die-with-parent.
     serve(rfd, wfd)
