@@ -121,8 +121,11 @@ def _last_observation(messages: list[BaseMessage]) -> str:
     return ""
 
 
+_HARNESS_NOTE = re.compile(r"^\[(stderr|exit code|killed|output truncated|sandbox error)")
+
+
 def _last_line(output: str) -> str:
-    lines = [ln for ln in output.splitlines() if ln.strip() and not ln.startswith("[")]
+    lines = [ln for ln in output.splitlines() if ln.strip() and not _HARNESS_NOTE.match(ln)]
     return lines[-1].strip() if lines else ""
 
 
