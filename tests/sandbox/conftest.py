@@ -30,6 +30,11 @@ def _require_jail() -> None:
     require_or_skip("STOCHBOX_REQUIRE_JAIL", problem is None, f"local jail unavailable: {problem}")
 
 
+@pytest.fixture
+def require_jail():
+    _require_jail()
+
+
 @pytest.fixture(scope="module")
 def jail():
     _require_jail()

@@ -1,0 +1,93 @@
+"""Hostile code that is *not* in the battery stays contained in the local jail.
+
+Each snippet prints ``CONTAINED`` only when its attack failed; anything else
+(including the snippet dying in an unexpected way) fails the test. After
+every attack the server must still be the same, healthy process.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import textwrap
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.jail
+
+SYSCALL = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+
+ATTACKS = {
+    "read /proc/1/environ": "open('/proc/1/environ', 'rb').read()",
+    "read server memory": "open('/proc/%d/mem' % os.getppid(), 'rb').read(1)",
+    "open server channel via /proc/pid/fd": "[open('/proc/%d/fd/%s' % (os.getppid(), n), 'wb') for n in ('3', '4')]",
+    "ptrace attach the server": SYSCALL + "assert libc.syscall(101, 16, os.getppid(), 0, 0) == 0, ctypes.get_errno()",
+    "process_vm_readv": SYSCALL + "assert libc.syscall(310, os.getppid(), 0, 0, 0, 0, 0) >= 0, ctypes.get_errno()",
+    "write /proc/self/oom_score_adj": "open('/proc/self/oom_score_adj', 'w').write('-1000')",
+    "write /proc/sys": "open('/proc/sys/kernel/hostname', 'w').write('pwned')",
+    "unshare a user namespace": SYSCALL + "assert libc.unshare(0x10000000) == 0, ctypes.get_errno()",
+    "clone with CLONE_NEWNET": SYSCALL + "assert libc.syscall(56, 0x40000000 | 17, 0, 0, 0, 0) >= 0, ctypes.get_errno()",
+    "mount tmpfs": SYSCALL + "assert libc.mount(b'none', b'.', b'tmpfs', 0, None) == 0, ctypes.get_errno()",
+    "io_uring_setup": SYSCALL + "assert libc.syscall(425, 8, ctypes.create_string_buffer(120)) >= 0, ctypes.get_errno()",
+    "bpf": SYSCALL + "assert libc.syscall(321, 0, 0, 0) >= 0, ctypes.get_errno()",
+    "perf_event_open": SYSCALL + "assert libc.syscall(298, ctypes.create_string_buffer(128), 0, -1, -1, 0) >= 0, ctypes.get_errno()",
+    "keyctl": SYSCALL + "assert libc.syscall(250, 0, -3, 0) >= 0, ctypes.get_errno()",
+    "setuid 0": "os.setuid(0)",
+    "raise the process limit": "import resource; resource.setrlimit(resource.RLIMIT_NPROC, (10**6, 10**6))",
+    "kill the server": "import signal; os.kill(os.getppid(), signal.SIGKILL)",
+    "kill -1": "import signal, time; os.kill(-1, signal.SIGKILL); time.sleep(0.2); raise OSError('survived kill(-1)')",
+    "kill pid 1": "import signal; os.kill(1, signal.SIGKILL)",
+    "symlink to another work dir": "os.symlink('..', 'up'); os.listdir('up')",
+    "hard link a system file": "os.link('/usr/bin/python3', 'py')",
+    "write /dev/shm": "open('/dev/shm/x', 'w').write('x')",
+    "docker socket": "s = socket.socket(socket.AF_UNIX); s.connect('/var/run/docker.sock')",
+    "host abstract unix socket": "s = socket.socket(socket.AF_UNIX); s.connect('\\0' + HOST_ABSTRACT)",
+    "raw socket": "socket.socket(socket.AF_PACKET, socket.SOCK_RAW)",
+    "netlink socket": "socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)",
+    "TIOCSTI": "import fcntl, termios; fcntl.ioctl(0, termios.TIOCSTI, b'x')",
+    "read the host's /root": "os.listdir('/root')",
+    "read the host's /home": "os.listdir('/home')",
+    "huge argv": "import subprocess; subprocess.run(['/usr/bin/true'] + ['x' * 1000] * 20000, check=True)",
+    "exec a shell to reach the network": "import subprocess; subprocess.run(['/usr/bin/python3', '-c', 'import socket; socket.create_connection((\"1.1.1.1\", 443), timeout=2)'], check=True)",
+}
+
+
+@pytest.fixture(scope="module")
+def host_abstract_socket():
+    name = f"stochbox-test-{uuid.uuid4().hex}"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind("\0" + name)
+    sock.listen(1)
+    yield name
+    sock.close()
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_attack_is_contained(jail, host_abstract_socket, attack):
+    body = textwrap.indent(ATTACKS[attack], "    ")
+    code = f"import os, socket\ntry:\n{body}\nexcept BaseException as e:\n    print('CONTAINED', type(e).__name__, e)\nelse:\n    print('ESCAPED')\n"
+    restarts = jail.pool.restarts()
+    res = jail.execute(code, timeout_s=10, globals_={"HOST_ABSTRACT": host_abstract_socket})
+    assert res.stdout.startswith("CONTAINED"), (res.stdout, res.stderr, res.sandbox_error)
+    after = jail.execute("print('ok')")
+    assert after.ok and jail.pool.restarts() == restarts, "the attack disturbed the server"
+
+
+def test_huge_code_and_globals_pass_through(jail):
+    big = "x = 1\n" * 20_000
+    res = jail.execute(big + "print(len(BLOB))", globals_={"BLOB": "y" * (4 << 20)})
+    assert res.ok and res.stdout == f"{4 << 20}\n"
+
+
+def test_deep_recursion_crash_is_a_result(jail):
+    res = jail.execute("import sys\nsys.setrecursionlimit(10**8)\ndef f(n): return f(n + 1)\nf(0)", timeout_s=20)
+    assert res.exit_code not in (0, None) and res.sandbox_error is None
+    assert jail.execute("print('ok')").ok
+
+
+def test_host_files_do_not_appear(jail, tmp_path):
+    marker = tmp_path / "marker"
+    res = jail.execute(f"open({str(marker)!r}, 'w').write('x')")
+    assert res.exit_code == 1 and not marker.exists()
+    assert not os.path.exists("/dev/shm/x")
