@@ -54,6 +54,7 @@ from stochbox.trace import TraceWriter, read_trace
 TIMEOUT_GRACE_S = 5.0
 
 ProgressHook = Callable[[EpisodeRecord, int, int], None]  # (record, done, total)
+StartHook = Callable[[RunInfo], None]  # called once the run folder is ready, before any episode
 
 
 @dataclass
@@ -313,7 +314,9 @@ def _pool_size(config: RunConfig) -> int:
     return min(max(config.concurrency, config.jobs), os.cpu_count() or 1)
 
 
-def start_run(config: RunConfig, out_dir: Path | str, *, progress: ProgressHook | None = None) -> RunOutcome:
+def start_run(
+    config: RunConfig, out_dir: Path | str, *, progress: ProgressHook | None = None, on_start: StartHook | None = None
+) -> RunOutcome:
     """Create ``out_dir`` and run every episode of ``config``. See the module contract."""
     out_dir = Path(out_dir).expanduser()
     _check_out_dir(out_dir)
@@ -339,6 +342,8 @@ def start_run(config: RunConfig, out_dir: Path | str, *, progress: ProgressHook 
             references=refs,
         )
         write_run_info(out_dir, info)
+        if on_start is not None:
+            on_start(info)
         return await _Run(out_dir, info, agents, sandbox, references, progress).execute(resumed=False)
 
     try:
@@ -347,7 +352,9 @@ def start_run(config: RunConfig, out_dir: Path | str, *, progress: ProgressHook 
         sandbox.close()
 
 
-def resume_run(run_dir: Path | str, *, progress: ProgressHook | None = None, **runtime: Any) -> RunOutcome:
+def resume_run(
+    run_dir: Path | str, *, progress: ProgressHook | None = None, on_start: StartHook | None = None, **runtime: Any
+) -> RunOutcome:
     """Finish the run in ``run_dir``. ``runtime`` may override only runtime fields (sandbox, concurrency, ...)."""
     run_dir = Path(run_dir).expanduser()
     info = read_run_info(run_dir)
@@ -365,7 +372,10 @@ def resume_run(run_dir: Path | str, *, progress: ProgressHook | None = None, **r
     sandbox = open_run_sandbox(info.config.sandbox, _pool_size(info.config))
     try:
         info.resumed_at.append(_utcnow())
+        info.sandbox = sandbox.describe()
         write_run_info(run_dir, info)
+        if on_start is not None:
+            on_start(info)
         return asyncio.run(_aresume(run_dir, info, agents, sandbox, cache, progress))
     finally:
         sandbox.close()

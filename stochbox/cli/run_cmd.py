@@ -23,6 +23,7 @@ from stochbox.config import RunConfig, TruthConfig
 from stochbox.errors import ConfigError
 from stochbox.reference import ReferenceCache, fill_cache
 from stochbox.report import build_report, print_report, report_console
+from stochbox.runinfo import RunInfo
 from stochbox.runner import RunOutcome, open_run_sandbox, resume_run, start_run
 from stochbox.scenarios import resolve_packs, select_scenarios
 
@@ -77,7 +78,7 @@ def run_command(
                 hint="start a new run with --out to use other settings",
             )
         run_dir = resume
-        do_run = lambda hook: resume_run(resume, progress=hook, **runtime)  # noqa: E731
+        do_run = lambda hook: resume_run(resume, progress=hook, on_start=_warn_unconfined, **runtime)  # noqa: E731
     else:
         if not model:
             raise ConfigError("--model is required (e.g. --model baseline:oracle)")
@@ -85,15 +86,18 @@ def run_command(
             raise ConfigError("--out DIR is required: the new run folder")
         config = RunConfig.from_options(**result_opts, **runtime)
         run_dir = out_dir
-        do_run = lambda hook: start_run(config, out_dir, progress=hook)  # noqa: E731
-    if (sandbox or "") == "unsafe-subprocess" or (resume is None and config.sandbox == "unsafe-subprocess"):
-        console.print("warning: --sandbox unsafe-subprocess does not isolate; model code and ground truth run unconfined")
+        do_run = lambda hook: start_run(config, out_dir, progress=hook, on_start=_warn_unconfined)  # noqa: E731
     outcome = _with_progress(do_run, run_dir, quiet=quiet)
     console.print(
         f"run {outcome.run_id}: {outcome.ran} episode(s) run, {outcome.done}/{outcome.total} stored "
         f"({', '.join(f'{k} {v}' for k, v in sorted(outcome.statuses.items())) or 'nothing to do'}) in {run_dir}"
     )
     print_report(build_report(run_dir), per_scenario=not quiet)
+
+
+def _warn_unconfined(info: RunInfo) -> None:
+    if not info.sandbox.get("isolating", True):
+        typer.echo(f"warning: sandbox '{info.sandbox.get('backend')}' does not isolate; model code and ground truth run unconfined", err=True)
 
 
 def _with_progress(do_run, run_dir: Path, *, quiet: bool) -> RunOutcome:
@@ -110,7 +114,7 @@ def _with_progress(do_run, run_dir: Path, *, quiet: bool) -> RunOutcome:
         with progress:
             return do_run(hook)
     except KeyboardInterrupt:
-        console.print(f"interrupted: finished episodes are saved in {run_dir}; resume with: stochbox run --resume {run_dir}")
+        typer.echo(f"interrupted: finished episodes are saved in {run_dir}; resume with: stochbox run --resume {run_dir}", err=True)
         sys.exit(130)
 
 
@@ -129,7 +133,7 @@ def truth_command(
     cache = ReferenceCache(cfg.cache_dir)
     with open_run_sandbox(cfg.sandbox, cfg.jobs) as sb:
         if not sb.isolating:
-            console.print(f"warning: sandbox '{sb.name}' does not isolate; ground truth runs unconfined")
+            typer.echo(f"warning: sandbox '{sb.name}' does not isolate; ground truth runs unconfined", err=True)
         outcomes = asyncio.run(fill_cache(scenarios, cfg.n, cfg.seed, cache, sb, cfg.jobs))
     table = Table(title=f"reference samples in {cache.root}")
     for col in ("scenario", "n", "status", "seconds"):

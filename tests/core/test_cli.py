@@ -1,0 +1,146 @@
+"""The ``run``, ``truth`` and ``report`` commands: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from stochbox.cli import main
+
+from .conftest import write_pack
+
+
+def _cli(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_error_line(err: str) -> str:
+    lines = [l for l in err.splitlines() if l.strip() and not l.startswith("warning:")]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ") and "Traceback" not in err
+    return lines[0]
+
+
+def test_run_then_report_json_has_the_stable_fields(capsys, tiny_pack, sandbox_backend, tmp_path):
+    out_dir = tmp_path / "run"
+    code, out, err = _cli(
+        capsys, "run", "--model", "baseline:oracle", "--pack", str(tiny_pack), "--scenario", "coin", "--scenario", "expo",
+        "--n", "20", "--reference-n", "500", "--seed", "3", "--out", str(out_dir), "--sandbox", sandbox_backend, "-q",
+    )
+    assert code == 0, err
+    assert "KS@N" in out and "baseline:oracle" in out
+    code, out, _ = _cli(capsys, "report", str(out_dir), "--json")
+    assert code == 0
+    report = json.loads(out)
+    summary_fields = {"model", "mode", "n", "alpha", "preset", "ks_at_n", "ci_low", "ci_high", "scenarios", "parse_rate"}
+    result_fields = {"scenario", "model", "mode", "n", "n_valid", "test", "statistic", "pvalue", "passed"}
+    assert summary_fields <= set(report["summary"][0])
+    assert all(result_fields <= set(r) for r in report["results"])
+    assert [r["scenario"] for r in report["results"]] == ["coin", "expo"]
+    assert report["summary"][0]["n"] == 20 and report["summary"][0]["preset"] == "stochbox"
+    # the report is deterministic and can switch preset after the fact
+    assert _cli(capsys, "report", str(out_dir), "--json")[1] == out
+    code, out_ub, _ = _cli(capsys, "report", str(out_dir), "--json", "--preset", "unpredictabench")
+    assert json.loads(out_ub)["alpha"] == 1e-4
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--model", "nonsense"], "nonsense"),
+        (["--model", "baseline:nope"], "baseline:nope"),
+        (["--model", "baseline:oracle", "--scenario", "no-such-scenario"], "no-such-scenario"),
+        (["--model", "baseline:oracle", "--pack", "no-such-pack"], "no-such-pack"),
+        (["--model", "baseline:oracle", "--mode", "sideways"], "--mode"),
+        (["--model", "baseline:oracle", "--n", "0"], "--n"),
+        (["--model", "baseline:oracle", "--protocol", "psychic"], "--protocol"),
+        (["--model", "baseline:oracle", "--sandbox", "chroot"], "--sandbox"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_creates_nothing(capsys, tiny_pack, tmp_path, argv, needle):
+    out_dir = tmp_path / "run"
+    code, _, err = _cli(capsys, "run", "--pack", str(tiny_pack), "--out", str(out_dir), "--sandbox", "unsafe-subprocess", *argv)
+    assert code == 2
+    assert needle in _one_error_line(err)
+    assert not out_dir.exists()
+
+
+def test_existing_out_dir_is_exit_2_and_untouched(capsys, tiny_pack, tmp_path):
+    out_dir = tmp_path / "run"
+    out_dir.mkdir()
+    (out_dir / "notes.txt").write_text("mine")
+    code, _, err = _cli(capsys, "run", "--model", "baseline:oracle", "--pack", str(tiny_pack), "--out", str(out_dir), "--sandbox", "unsafe-subprocess")
+    assert code == 2
+    line = _one_error_line(err)
+    assert str(out_dir) in line and "--resume" in line
+    assert [p.name for p in out_dir.iterdir()] == ["notes.txt"]
+
+
+def test_resume_with_result_options_is_refused(capsys, tmp_path):
+    code, _, err = _cli(capsys, "run", "--resume", str(tmp_path), "--n", "5")
+    assert code == 2 and "--resume" in _one_error_line(err)
+
+
+def test_broken_scenario_file_names_file_and_field(capsys, tmp_path):
+    pack = write_pack(
+        tmp_path / "broken",
+        {
+            "bad.yaml": """
+                id: bad
+                title: Broken on purpose
+                prompt: Pick a number.
+                kind: canonical
+                support: continuous
+                answer_format: {type: integr}
+                ground_truth: {code: "print(1)"}
+            """
+        },
+    )
+    code, _, err = _cli(capsys, "run", "--model", "baseline:oracle", "--pack", str(pack), "--out", str(tmp_path / "run"), "--sandbox", "unsafe-subprocess")
+    assert code == 2
+    line = _one_error_line(err)
+    assert "bad.yaml" in line and "answer_format.type" in line
+
+
+def test_truth_caches_then_reports_cached(capsys, tiny_pack, sandbox_backend, tmp_path):
+    args = ("truth", "--pack", str(tiny_pack), "--scenario", "coin", "--n", "200", "--seed", "4", "--cache-dir", str(tmp_path / "c"), "--sandbox", sandbox_backend)
+    code, out, err = _cli(capsys, *args)
+    assert code == 0, err
+    assert "coin" in out and "generated" in out
+    files = list((tmp_path / "c").rglob("*.json"))
+    assert len(files) == 1
+    first = files[0].read_bytes()
+    code, out, _ = _cli(capsys, *args)
+    assert code == 0 and "cached" in out and files[0].read_bytes() == first
+
+
+def test_truth_failure_names_the_scenario_and_others_still_complete(capsys, tiny_pack, sandbox_backend, tmp_path):
+    (tiny_pack / "boom.yaml").write_text(
+        "id: boom\ntitle: Fails\nprompt: x\nkind: program\nsupport: discrete\n"
+        "answer_format: {type: integer}\nground_truth: {code: \"raise ValueError('nope')\"}\n"
+    )
+    code, out, err = _cli(capsys, "truth", "--pack", str(tiny_pack), "--scenario", "boom", "--scenario", "coin", "--n", "50", "--cache-dir", str(tmp_path / "c"), "--sandbox", sandbox_backend)
+    assert code != 0
+    assert "coin" in out and "generated" in out and "failed" in out
+    line = _one_error_line(err)
+    assert "boom" in line and "nope" in line
+
+
+def test_bad_model_through_the_real_entry_point(tmp_path):
+    env = {**os.environ, "STOCHBOX_CACHE_DIR": str(tmp_path / "c")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "stochbox", "run", "--model", "gpt5-please", "--pack", "canonical", "--out", str(tmp_path / "r")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ") and "gpt5-please" in proc.stderr
