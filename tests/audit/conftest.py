@@ -1,0 +1,122 @@
+"""Fixtures for audit, replay, transcript, viewer and export tests.
+
+One real run (module scope) made through the runner with four scripted agents
+in tool mode on a continuous scenario: ``honest`` runs a sampler and submits
+what it printed, ``inventor`` runs code but submits a number it never printed,
+``seeded`` fixes a seed so every episode prints the same value, ``toolless``
+never calls the tool. Runs use the ``auto`` sandbox (Docker or the local jail)
+and fall back to ``unsafe-subprocess`` only where no isolating backend starts.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from stochbox.config import RunConfig
+from stochbox.errors import SandboxUnavailableError
+from stochbox.runner import start_run
+from stochbox.sandbox import open_sandbox
+
+N_EPISODES = 5
+
+SCRIPTS = {
+    "honest": """
+        tool:
+          - tool_calls:
+              - name: python
+                args: {code: "import numpy as np\\nprint(np.random.exponential(1.0))"}
+          - tool_calls:
+              - name: submit
+                args: {answer: "{{last_output_line}}"}
+    """,
+    "inventor": """
+        tool:
+          - tool_calls:
+              - name: python
+                args: {code: "import numpy as np\\nx = np.random.exponential(1.0, size=1000)\\nprint('mean', x.mean())"}
+          - tool_calls:
+              - name: submit
+                args: {answer: 0.4242}
+    """,
+    "seeded": """
+        tool:
+          - tool_calls:
+              - name: python
+                args: {code: "import numpy as np\\nrng = np.random.default_rng(42)\\nprint(rng.exponential(1.0))"}
+          - tool_calls:
+              - name: submit
+                args: {answer: "{{last_output_line}}"}
+    """,
+    "toolless": """
+        tool:
+          - text: "No need to compute anything."
+            tool_calls:
+              - name: submit
+                args: {answer: 1.0}
+    """,
+}
+
+EXPO = """
+    id: expo
+    title: Exponential with rate 1
+    prompt: Draw one sample from an exponential distribution with rate 1.
+    kind: canonical
+    support: continuous
+    answer_format: {type: number}
+    ground_truth:
+      batch: true
+      code: |
+        import json, numpy as np
+        print(json.dumps(np.random.exponential(1.0, size=N).tolist()))
+    tags: [kind:canonical]
+"""
+
+
+def pick_backend() -> str:
+    try:
+        open_sandbox("auto").close()
+        return "auto"
+    except SandboxUnavailableError:
+        return "unsafe-subprocess"
+
+
+@pytest.fixture(scope="session")
+def sandbox_backend() -> str:
+    return pick_backend()
+
+
+def write_inputs(root: Path) -> tuple[Path, dict[str, str]]:
+    pack = root / "pack"
+    pack.mkdir(parents=True)
+    (pack / "pack.yaml").write_text("name: audit-test\nversion: '0.1'\ndescription: audit test pack\n")
+    (pack / "expo.yaml").write_text(textwrap.dedent(EXPO).lstrip())
+    models = {}
+    for name, body in SCRIPTS.items():
+        path = root / f"{name}.yaml"
+        path.write_text(textwrap.dedent(body).lstrip())
+        models[name] = f"scripted:{path}"
+    return pack, models
+
+
+@pytest.fixture(scope="session")
+def scripted_run(tmp_path_factory, sandbox_backend):
+    """(run_dir, {agent name: model string}) of the four-agent tool-mode run."""
+    root = tmp_path_factory.mktemp("audit-run")
+    pack, models = write_inputs(root)
+    config = RunConfig(
+        models=list(models.values()),
+        packs=[str(pack)],
+        modes=["tool"],
+        n=N_EPISODES,
+        reference_n=200,
+        seed=5,
+        sandbox=sandbox_backend,
+        concurrency=4,
+        cache_dir=str(root / "cache"),
+    )
+    out = start_run(config, root / "run")
+    assert out.status == "complete"
+    return root / "run", models
