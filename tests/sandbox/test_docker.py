@@ -175,11 +175,12 @@ def test_killed_container_gives_a_result_and_the_next_execution_works(docker_sb)
     box: dict = {}
 
     async def run_and_kill():
-        task = asyncio.create_task(sb.aexecute("import time; print('started', flush=True); time.sleep(60)", timeout_s=60))
+        code = "import time; open('busy-marker', 'w').close(); time.sleep(60)"
+        task = asyncio.create_task(sb.aexecute(code, timeout_s=60))
         await asyncio.sleep(1.5)
         for container in client.containers.list(filters={"label": f"stochbox.run={sb.run_id}"}):
-            # Idle: docker-init and the server. Busy: also the forked child running the code.
-            if len(container.top()["Processes"]) >= 3:
+            found = container.exec_run(["find", "/tmp/stochbox-work", "-name", "busy-marker"]).output
+            if found.strip():  # the container running the snippet: kill it under the server
                 container.kill()
                 box["killed"] = container.id
         box["result"] = await asyncio.wait_for(task, 30)
@@ -203,6 +204,7 @@ def test_hung_server_is_replaced_after_the_host_deadline(docker_sb, monkeypatch)
     from stochbox.sandbox.docker_backend import docker_client
 
     monkeypatch.setattr(transport, "REPLY_GRACE_S", 1.0)
+    docker_sb.pool.start()  # every slot has a running container to freeze
     client = docker_client()
     containers = client.containers.list(filters={"label": f"stochbox.run={docker_sb.run_id}"})
     for c in containers:  # a frozen server: Docker's own exec has no timeout, ours must
