@@ -31,13 +31,19 @@ class UnsafeSubprocessSandbox(PooledSandbox):
         self.python = python or sys.executable
         self.spec = spec or SandboxSpec(backend="unsafe-subprocess")
         self._root = tempfile.mkdtemp(prefix="stochbox-unsafe-")
-        config = {
-            "work_root": f"{self._root}/work",
-            "landlock": False,
-            "sweep": "descendants",
-            "limits": {"memory_mb": self.spec.memory_mb, "nproc": self.spec.pids},
-        }
-        servers = [ManagedServer(self._launch, config, backend=self.name) for _ in range(self.spec.pool_size)]
+        servers = [
+            ManagedServer(
+                self._launch,
+                {
+                    "work_root": f"{self._root}/work{slot}",  # a server empties its root after each execution
+                    "landlock": False,
+                    "sweep": "descendants",
+                    "limits": {"memory_mb": self.spec.memory_mb, "nproc": self.spec.pids},
+                },
+                backend=self.name,
+            )
+            for slot in range(self.spec.pool_size)
+        ]
         self.pool = ServerPool(servers)
 
     def _launch(self):
