@@ -36,6 +36,17 @@ CODE_BLOCK = "code_block"
 _MODEL_CODE_TOOLS = ("python", CODE_BLOCK)
 
 
+#: Bytes of tool output per requested sample component, so a batch answer printed by a tool fits the cap.
+BYTES_PER_VALUE = 32
+
+
+def tool_output_cap(ctx: EpisodeContext) -> int:
+    """Output cap for this episode's executions: ``limits.tool_output_cap``, raised for large batch answers."""
+    fmt = ctx.scenario.answer_format
+    width = fmt.dim or len(fmt.items or []) or 1
+    return max(ctx.limits.tool_output_cap, BYTES_PER_VALUE * width * ctx.n_samples)
+
+
 class LimitReached(Exception):
     """A limit of :class:`AgentLimits` stopped the episode (already recorded as ``limit_hit``)."""
 
@@ -58,6 +69,7 @@ class EpisodeLedger:
         self.limits_hit: list[str] = []
         self.started = time.monotonic()
         self.deadline = self.started + self.limits.episode_timeout_s
+        self.output_cap = tool_output_cap(ctx)
 
     def emit(self, event: str, **fields: Any) -> None:
         self.ctx.emit(event, **fields)
@@ -126,7 +138,7 @@ class EpisodeLedger:
         else:
             try:
                 res = await sandbox.aexecute(
-                    code, timeout_s=timeout, seed=seed, output_cap=self.limits.tool_output_cap, globals_=globals_
+                    code, timeout_s=timeout, seed=seed, output_cap=self.output_cap, globals_=globals_
                 )
             except Exception as exc:  # a backend that breaks its never-raise contract must not end the run
                 res = ExecResult(seed=seed, backend=sandbox.name, sandbox_error=f"{type(exc).__name__}: {exc}")

@@ -77,13 +77,13 @@ def user_prompt(scenario: Scenario, n: int) -> str:
     return text
 
 
-def _sandbox_facts(limits: AgentLimits) -> str:
+def _sandbox_facts(limits: AgentLimits, output_cap: int) -> str:
     return (
         "Every execution runs in a fresh Python 3 process in an isolated sandbox: nothing persists "
         "between executions (no variables, imports or files), there is no network, and only the "
         "standard library, numpy and scipy are installed. "
         f"Each execution may run for at most {limits.exec_timeout_s:g} s; stdout and stderr are "
-        f"each cut after {limits.tool_output_cap} bytes, so print only what you need. "
+        f"each cut after {output_cap} bytes, so print only what you need. "
         "The harness seeds `random` and `numpy.random` (including `numpy.random.default_rng()` "
         "without arguments) with a fresh seed for every execution: do not set seeds yourself, "
         "a fixed seed would make every answer the same. "
@@ -103,9 +103,9 @@ Work out how to simulate the process, run the simulation with the python tool, t
 submit with the value it produced. Do not describe the distribution and do not refuse."""
 
 
-def tool_system(scenario: Scenario, n: int, limits: AgentLimits, tool_lines: list[str]) -> str:
+def tool_system(scenario: Scenario, n: int, limits: AgentLimits, tool_lines: list[str], *, output_cap: int) -> str:
     return TOOL_SYSTEM.format(
-        facts=_sandbox_facts(limits),
+        facts=_sandbox_facts(limits, output_cap),
         tool_lines="\n".join(tool_lines),
         key="samples" if n > 1 else "answer",
         answer=describe_answer(scenario.answer_format, n),
@@ -122,14 +122,16 @@ where the value is {answer}, for example `{marker} {example}`. \
 Do not describe the distribution and do not refuse."""
 
 
-def code_system(scenario: Scenario, n: int, limits: AgentLimits, function_lines: list[str]) -> str:
+def code_system(
+    scenario: Scenario, n: int, limits: AgentLimits, function_lines: list[str], *, output_cap: int
+) -> str:
     functions = ""
     if function_lines:
         functions = "\nThese functions are predefined in every code block:\n" + "\n".join(function_lines) + "\n"
     fmt = scenario.answer_format
     example = example_sample(fmt) if n == 1 else json.dumps([json.loads(example_sample(fmt))] * min(n, 2))
     return CODE_SYSTEM.format(
-        facts=_sandbox_facts(limits),
+        facts=_sandbox_facts(limits, output_cap),
         functions=functions,
         marker=ANSWER_MARKER,
         answer=describe_answer(fmt, n),

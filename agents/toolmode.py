@@ -91,10 +91,10 @@ def build_tool_graph(protocol: Protocol):
         n, sc = ctx.n_samples, ctx.scenario
         if protocol == "functions":
             lines = [f"- {t.name}: {t.description}" for t in tools.values()]
-            system = tool_system(sc, n, ctx.limits, lines)
+            system = tool_system(sc, n, ctx.limits, lines, output_cap=ledger.output_cap)
         else:
             lines = [sig for t in tools.values() if (sig := t.code_signature())]
-            system = code_system(sc, n, ctx.limits, lines)
+            system = code_system(sc, n, ctx.limits, lines, output_cap=ledger.output_cap)
         return {"messages": [SystemMessage(system), HumanMessage(user_prompt(sc, n))]}
 
     async def call_model(state: EpisodeState, config: RunnableConfig) -> dict[str, Any]:
