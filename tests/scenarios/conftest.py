@@ -33,13 +33,13 @@ from stochbox.seeding import derive_seed
 from stochbox.truth import program_for
 
 WORKERS = 2
-#: Draws per run: enough for a goodness-of-fit test where there is a reference, few otherwise.
+#: Draws per run: enough for a goodness-of-fit test in the canonical pack, few otherwise.
 N_FIT = 5000
 N_SMALL = 200
 
 
 def draws_for(sc: Scenario) -> int:
-    return N_FIT if sc.kind is Kind.canonical and sc.reference is not None else N_SMALL
+    return N_FIT if sc.kind is Kind.canonical else N_SMALL
 
 
 @dataclass(frozen=True)

@@ -138,3 +138,18 @@ def test_imported_ground_truth_runs_and_fixed_batch_is_sliced_to_n(tmp_path: Pat
     assert generate_samples(fixed, 10, 5, sandbox) == first[:10]  # a prefix of the program's own list
     with pytest.raises(TruthError, match="fixed_batch=1000"):
         generate_samples(fixed, 1001, 5, sandbox)
+
+
+def test_a_bad_pack_name_is_one_error_line(tmp_path: Path, capsys) -> None:
+    src = _write(tmp_path / "s.jsonl", [COINS])
+    code, _, err = _cli(["scenarios", "import", "jsonl", str(src), "--out", str(tmp_path / "o"), "--name", "Bad Name"], capsys)
+    assert code == 2 and err.startswith("error: ") and "'Bad Name' is not a valid pack name" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_code_with_tabs_and_trailing_spaces_is_still_written_as_a_block(tmp_path: Path) -> None:
+    tabbed = COINS | {"code": "import json, numpy as np   \nif True:\n\tx = np.random.poisson(3, N)\nprint(json.dumps(x.tolist()))"}
+    import_jsonl(_write(tmp_path / "s.jsonl", [tabbed]), tmp_path / "t", name="t")
+    text = (tmp_path / "t" / "t-coins-10.yaml").read_text()
+    assert "  code: |\n    import json, numpy as np\n    if True:\n            x = np.random.poisson(3, N)\n" in text
+    assert validate_path(tmp_path / "t") == []
