@@ -10,8 +10,10 @@ Contract of :func:`evaluate_scenario`:
   for information). Under ``unpredictabench`` missing samples are dropped, as
   the paper did, and ``n_valid`` reports how many were left.
 * Deterministic: Monte-Carlo p-values are seeded with
-  ``derive_seed("evaluate", scenario id, test, N, digest of the data)``, so
-  the same inputs give byte-identical results.
+  ``derive_seed("evaluate", scenario id, test, N, digest)`` where the digest
+  covers every valid agent sample and a fingerprint of the reference (its
+  size and 64 evenly spaced values -- hashing all 10,000 would cost more than
+  the test), so the same inputs give byte-identical results.
 
 Test choice (``stochbox`` preset), recorded in ``result.test``:
 
@@ -65,10 +67,12 @@ def _valid(samples: Sequence[Any | None], fmt: AnswerFormat) -> list[Any]:
     return out
 
 
-def data_digest(*parts: Sequence[Any]) -> str:
+def data_digest(agent: Sequence[Any], reference: Sequence[Any]) -> str:
+    """Digest of the agent samples and a fingerprint of the reference (seeds Monte-Carlo nulls)."""
+    stride = max(1, len(reference) // 64)
     h = hashlib.sha256()
-    for p in parts:
-        h.update(json.dumps(list(p), separators=(",", ":"), default=str).encode())
+    for part in (list(agent), [len(reference)], list(reference[::stride])):
+        h.update(json.dumps(part, separators=(",", ":"), default=str).encode())
         h.update(b"\x00")
     return h.hexdigest()[:32]
 
