@@ -28,7 +28,8 @@ _COMMAND_MODULES = (
     "stochbox.cli.scenarios_cmd",  # scenarios list/show/validate/import
     "stochbox.cli.sandbox_cmd",  # sandbox exec/check/cleanup/build-image
     "stochbox.cli.run_cmd",  # run, truth, demo
-    "stochbox.cli.report_cmd",  # report, compare, calibrate
+    "stochbox.cli.report_cmd",  # report
+    "stochbox.cli.eval_cmd",  # compare, calibrate
     "stochbox.cli.audit_cmd",  # audit, trace, replay, view, export
 )
 
