@@ -3,10 +3,11 @@
 Each pool slot is one container started from the sandbox image (see
 :mod:`stochbox.sandbox.image`) with the options of
 :mod:`stochbox.sandbox.docker_options` -- no network, read-only root, a
-size-capped tmpfs ``/tmp``, memory/CPU/pids limits, all capabilities
+size-capped noexec tmpfs ``/tmp``, memory/CPU/pids limits, all capabilities
 dropped, no-new-privileges, a non-root uid of its own, an init process, no
-host environment and no host mounts. The container's command is the
-bootstrap of :mod:`stochbox.sandbox.transport`; the host attaches to its
+host environment and no host mounts; the local jail's seccomp filter is
+stacked on the engine's profile (:data:`SECCOMP_PRELUDE`). The container's
+command is the bootstrap of :mod:`stochbox.sandbox.transport`; the host attaches to its
 stdin/stdout (:class:`DockerChannel`, which demultiplexes Docker's 8-byte
 stream headers) and :class:`~stochbox.sandbox.transport.ManagedServer`
 speaks the frame protocol of ``docs/architecture.md`` over it, exactly as
@@ -45,7 +46,8 @@ from stochbox.errors import SandboxUnavailableError
 from stochbox.sandbox.base import IsolationLayer, SandboxSpec
 from stochbox.sandbox.docker_options import LABEL, hardened_options, merge_options
 from stochbox.sandbox.pool import PooledSandbox, ServerPool
-from stochbox.sandbox.transport import SERVER_ENV, ManagedServer, ServerLost, bootstrap_argv
+from stochbox.sandbox.seccomp_filter import SeccompUnavailable, build_bpf
+from stochbox.sandbox.transport import BOOTSTRAP, SERVER_ENV, ManagedServer, ServerLost, bootstrap_argv
 
 WORK_ROOT = "/tmp/stochbox-work"
 #: Memory the warm server itself needs on top of what one execution may use
@@ -56,6 +58,29 @@ SERVER_HEADROOM_MB = 256
 #: Disjoint from the local jail's range (61000-77383).
 DOCKER_UID_BASE = 90000
 _HOSTNAME = socket.gethostname()
+
+#: Runs before the transport's bootstrap: reads one frame holding the jail's
+#: classic-BPF seccomp program (empty: none) and installs it on top of the
+#: engine's profile, so the container denies what the local jail denies
+#: (non-AF_UNIX sockets, io_uring, ptrace, namespaces, ...), which Docker's
+#: default profile partly allows.
+SECCOMP_PRELUDE = (
+    "import ctypes, os\n"
+    "def _r(n):\n"
+    " b=b''\n"
+    " while len(b)<n:\n"
+    "  c=os.read(0,n-len(b))\n"
+    "  if not c: raise SystemExit(3)\n"
+    "  b+=c\n"
+    " return b\n"
+    "_p=_r(int.from_bytes(_r(4),'big'))\n"
+    "if _p:\n"
+    " class _F(ctypes.Structure): _fields_=[('len',ctypes.c_ushort),('filter',ctypes.c_void_p)]\n"
+    " _b=ctypes.create_string_buffer(_p,len(_p))\n"
+    " _l=ctypes.CDLL(None,use_errno=True)\n"
+    " if _l.prctl(38,1,0,0,0)!=0 or _l.prctl(22,2,ctypes.byref(_F(len(_p)//8,ctypes.addressof(_b))),0,0)!=0:\n"
+    "  raise SystemExit('stochbox: seccomp filter not installed, errno %d'%ctypes.get_errno())\n"
+)
 
 
 def docker_client(timeout_s: float = 60.0):
@@ -275,6 +300,10 @@ class DockerSandbox(PooledSandbox):
         options["mem_limit"] = options["memswap_limit"] = f"{self.spec.memory_mb + SERVER_HEADROOM_MB}m"
         options["labels"] = {**options.get("labels", {}), **owner_labels(self.run_id)}
         self._fixed_user = run_options is not None and "user" in run_options
+        try:
+            self._seccomp, self._seccomp_problem = build_bpf(), ""
+        except SeccompUnavailable as exc:
+            self._seccomp, self._seccomp_problem = b"", str(exc)
         self._options = options
         self._channels: list[DockerChannel] = []
         self._channels_lock = threading.Lock()
@@ -320,13 +349,14 @@ class DockerSandbox(PooledSandbox):
             # detach=False makes the SDK set StdinOnce: stdin closes when the host
             # detaches, so a crashed host's server reads EOF and exits.
             container = self.client.containers.create(
-                self.spec.image, command=bootstrap_argv("/usr/bin/python3"), detach=False, **options
+                self.spec.image, command=self._command(), detach=False, **options
             )
             sock_io = self.client.api.attach_socket(
                 container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
             )
             channel = DockerChannel(container, sock_io)
             container.start()
+            channel.send(len(self._seccomp).to_bytes(4, "big") + self._seccomp)
         except docker.errors.DockerException as exc:
             raise SandboxUnavailableError(
                 f"cannot start a sandbox container from '{self.spec.image}': {exc}",
@@ -335,6 +365,13 @@ class DockerSandbox(PooledSandbox):
         with self._channels_lock:
             self._channels = [c for c in self._channels if not c._killed] + [channel]
         return channel
+
+    @staticmethod
+    def _command() -> list[str]:
+        """The transport's bootstrap command with the seccomp prelude in front of its code."""
+        argv = bootstrap_argv("/usr/bin/python3")
+        argv[argv.index(BOOTSTRAP)] = SECCOMP_PRELUDE + BOOTSTRAP
+        return argv
 
     # -- reporting
 
@@ -376,6 +413,9 @@ class DockerSandbox(PooledSandbox):
             IsolationLayer(name="init", active=bool(hc.get("Init")), detail="docker-init is pid 1 and reaps orphans"),
             IsolationLayer(name="seccomp", active=seccomp and seen.get("seccomp_mode") == 2,
                            detail=f"engine {engine_security}; observed seccomp mode {seen.get('seccomp_mode')}"),
+            IsolationLayer(name="stochbox seccomp", active=bool(self._seccomp) and seen.get("seccomp_mode") == 2,
+                           detail="the jail's filter stacked on the engine's: no sockets but AF_UNIX; no ptrace, mount, namespaces, bpf, io_uring"
+                           if self._seccomp else self._seccomp_problem),
             IsolationLayer(name="no host mounts", active=not (hc.get("Binds") or attrs.get("Mounts")), detail=f"mounts={attrs.get('Mounts')}"),
             IsolationLayer(name="no host environment", active=set(env_names) <= set(SERVER_ENV), detail="env: " + ", ".join(env_names)),
             IsolationLayer(name="landlock", active=bool(seen.get("landlock")), detail=f"ABI {seen.get('landlock_abi', 0)} inside the container"),

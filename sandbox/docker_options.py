@@ -40,7 +40,7 @@ def hardened_options(spec: SandboxSpec, *, tmp_mb: int = 64) -> dict[str, Any]:
         "network_mode": "none",
         "network_disabled": True,
         "read_only": True,
-        "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={tmp_mb}m,mode=1777"},
+        "tmpfs": {"/tmp": f"rw,nosuid,nodev,noexec,size={tmp_mb}m,mode=1777"},  # noexec: no dropped binaries
         "mem_limit": f"{spec.memory_mb}m",
         "memswap_limit": f"{spec.memory_mb}m",  # equal to mem_limit: no swap on top
         "nano_cpus": int(spec.cpus * 1e9),
