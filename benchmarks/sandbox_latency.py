@@ -2,8 +2,9 @@
 
 For each backend that can start here (local jail, docker, unsafe-subprocess)
 it measures, in one run: pool start-up time, then the per-execution latency
-(host call to ExecResult, back to back, no think time) of ``print(1)`` and of
-a numpy snippet. Baselines measured in the same run: a cold
+(host call to ExecResult) of ``print(1)`` and of a numpy snippet, back to
+back and paced 20 ms apart (an agent calls its tool between model turns; the
+server uses idle time to pre-fork the next child). Baselines measured in the same run: a cold
 ``python -c 'import numpy, scipy.stats'`` (the venv's interpreter, called by
 its real path, and Debian's /usr/bin/python3) and, when an engine answers,
 one ``docker run --rm`` of the sandbox image per call.
@@ -34,9 +35,10 @@ SNIPPETS = {
 COLD_IMPORT = "import numpy, scipy.stats"
 
 
-def timed(fn: Callable[[], object], n: int) -> list[float]:
+def timed(fn: Callable[[], object], n: int, pause_s: float = 0.0) -> list[float]:
     out = []
     for _ in range(n):
+        time.sleep(pause_s)  # not timed
         t0 = time.perf_counter()
         fn()
         out.append(time.perf_counter() - t0)
@@ -65,6 +67,7 @@ def measure_backend(backend: str, n: int, pool: int) -> dict[str, object] | None
                 res = sb.execute(code, seed=1)
                 assert res.ok, (backend, res)
             row[name] = summary(timed(lambda: sb.execute(code, seed=1), n))
+            row[name + " paced"] = summary(timed(lambda: sb.execute(code, seed=1), n, pause_s=0.02))
         return row
     finally:
         sb.close()
@@ -119,7 +122,9 @@ def main() -> None:
             ratios = f"{cold_venv / med:6.0f}x vs cold python"
             if docker_run:
                 ratios += f", {docker_run[0] / med:6.0f}x vs docker run"
-            print(f"    {name:10s} median {med * 1000:7.2f} ms   p90 {p90 * 1000:7.2f} ms   {ratios}")
+            print(f"    {name:10s} back to back: median {med * 1000:7.2f} ms   p90 {p90 * 1000:7.2f} ms   {ratios}")
+            med, p90 = row[name + " paced"]  # type: ignore[misc]
+            print(f"    {name:10s} 20 ms apart:  median {med * 1000:7.2f} ms   p90 {p90 * 1000:7.2f} ms")
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
 
 

@@ -614,6 +614,7 @@ class Server:
             sel.register(fd, selectors.EVENT_READ)
         pidfd = os.pidfd_open(spare.pid)
         sel.register(pidfd, selectors.EVENT_READ)
+        sel.register(self.rfd, selectors.EVENT_READ)  # the host hanging up ends the execution
         deadline = start + timeout_s
         killed_reason = None
         wait_status = None
@@ -628,7 +629,7 @@ class Server:
                 if wait_status is not None:
                     # The child is gone but something still holds its pipes: a leftover.
                     sweep(self.config["sweep"])
-                    _drain(sel, captures, pidfd)
+                    _drain(sel, captures)
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -639,11 +640,18 @@ class Server:
                         sel.unregister(pidfd)
                         _, wait_status = os.waitpid(spare.pid, 0)
                         continue
+                    if key.fd == self.rfd:
+                        sel.unregister(self.rfd)
+                        if _hung_up(self.rfd):
+                            killed_reason = "host_gone"
+                        continue
                     data = os.read(key.fd, 1 << 16)
                     if data:
                         captures[key.fd].feed(data)
                     else:
                         sel.unregister(key.fd)
+                if killed_reason == "host_gone":
+                    break
                 if out.total + err.total > flood_limit:
                     killed_reason = "output"
                     break
@@ -652,7 +660,7 @@ class Server:
                 _kill_tree(spare.pid)
                 _, wait_status = os.waitpid(spare.pid, 0)
                 sweep(self.config["sweep"])
-                _drain(sel, captures, pidfd)
+                _drain(sel, captures)
         finally:
             sel.close()
             os.close(pidfd)
@@ -688,6 +696,13 @@ class Server:
         }
 
 
+def _hung_up(fd):
+    """True when the peer closed ``fd`` (a pipe or socket), without consuming any data."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLRDHUP)
+    return any(ev & (select.POLLHUP | select.POLLRDHUP | select.POLLERR) for _, ev in poller.poll(0))
+
+
 def _write_all(fd, data):
     view = memoryview(data)
     while view:
@@ -702,12 +717,12 @@ def _kill_tree(pid):
             pass
 
 
-def _drain(sel, captures, pidfd):
+def _drain(sel, captures):
     deadline = time.monotonic() + 1.0
     while any(fd in sel.get_map() for fd in captures) and time.monotonic() < deadline:
         for key, _ in sel.select(0.05):
-            if key.fd == pidfd:
-                sel.unregister(pidfd)
+            if key.fd not in captures:  # the child's pidfd or the host channel
+                sel.unregister(key.fd)
                 continue
             data = os.read(key.fd, 1 << 16)
             if data:
@@ -735,6 +750,8 @@ def serve(rfd, wfd):
         try:
             if op == "exec":
                 reply = server.execute(req)
+                if reply.get("killed_reason") == "host_gone":
+                    break
             elif op == "configure":
                 reply = server.configure(req)
             elif op == "ping":
