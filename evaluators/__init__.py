@@ -6,7 +6,13 @@ Public surface::
         evaluate_scenario, summarize, ksn_curve,       # per-scenario verdicts, KS@N (+ curves)
         get_preset, Preset,                            # pass rules: "stochbox", "unpredictabench"
         ScenarioTestResult, KSAtNSummary, TestOutcome, # result objects
+        write_html_report,                             # one static HTML file for run folders
+        load_run, compare_runs, calibrate, program_fidelity,
     )
+
+The last five load lazily (on first attribute access): they import the run
+store, the report module and matplotlib, which themselves import this
+package.
 
 Tests by support live in private-ish modules (``ks``, ``categorical``,
 ``energy``, ``permutations``) and return :class:`TestOutcome`;
@@ -20,6 +26,23 @@ from stochbox.evaluators.outcome import TestOutcome
 from stochbox.evaluators.presets import PRESET_NAMES, STOCHBOX, UNPREDICTABENCH, get_preset
 from stochbox.evaluators.summary import DEFAULT_CURVE_NS, ksn_curve, summarize
 
+_LAZY = {
+    "write_html_report": "stochbox.evaluators.html_report",
+    "load_run": "stochbox.evaluators.runs",
+    "compare_runs": "stochbox.evaluators.compare",
+    "calibrate": "stochbox.evaluators.calibration",
+    "program_fidelity": "stochbox.evaluators.fidelity",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'stochbox.evaluators' has no attribute {name!r}")
+
+
 __all__ = [
     "DEFAULT_CURVE_NS",
     "KSAtNSummary",
@@ -29,8 +52,13 @@ __all__ = [
     "ScenarioTestResult",
     "TestOutcome",
     "UNPREDICTABENCH",
+    "calibrate",
+    "compare_runs",
     "evaluate_scenario",
     "get_preset",
     "ksn_curve",
+    "load_run",
+    "program_fidelity",
     "summarize",
+    "write_html_report",
 ]

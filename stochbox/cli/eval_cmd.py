@@ -27,8 +27,9 @@ from stochbox.evaluators.runs import load_run
 
 
 def _console() -> Console:
-    probe = Console()
-    return probe if probe.is_terminal else Console(width=200)
+    # emoji=False: tags like "family:normal" must not turn into emoji codes
+    probe = Console(emoji=False)
+    return probe if probe.is_terminal else Console(width=200, emoji=False)
 
 
 def _p(x: float | None) -> str:
