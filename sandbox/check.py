@@ -128,7 +128,13 @@ def _secret_file(sb: Sandbox, ctx: CheckContext) -> tuple[bool, str]:
         "read /etc/shadow": "open('/etc/shadow').read()",
         "list host home": f"os.listdir({os.path.expanduser('~')!r})",
     })
-    res = _run(sb, "import os\nfor r, d, f in os.walk('/', onerror=None):\n    print(r, *f)\n", timeout_s=20, output_cap=1 << 22)
+    walk = (
+        "import os, itertools\n"
+        "for r, d, f in itertools.islice(os.walk('/'), 20000):\n"
+        "    d[:] = [x for x in d if os.path.join(r, x) not in ('/proc', '/sys')]\n"
+        "    print(r, *f)\n"
+    )
+    res = _run(sb, walk, timeout_s=20, output_cap=1 << 24)
     if ctx.secret in res.stdout or ctx.secret_file.name in res.stdout:
         return False, "the planted secret is reachable by walking the file system"
     return ok, detail
