@@ -12,6 +12,7 @@ Contract:
   ``[i*k, (i+1)*k)``), with ``None`` for every missing, unparseable or
   not-yet-run sample; the evaluator counts those against the model.
 * ``parse_rate`` = valid samples / samples requested, over stored episodes.
+* ``Report.to_json`` rounds floats to 12 significant digits (see there).
 * JSON field names are stable: ``summary`` items are
   :class:`~stochbox.evaluators.KSAtNSummary`, ``results`` items
   :class:`~stochbox.evaluators.ScenarioTestResult`.
@@ -19,11 +20,8 @@ Contract:
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +30,9 @@ from rich.console import Console
 from rich.table import Table
 
 from stochbox.errors import ConfigError
-from stochbox.evaluators import KSAtNSummary, ScenarioTestResult, evaluate_scenario, get_preset, summarize
-from stochbox.reference import ReferenceCache
+from stochbox.evaluators import KSAtNSummary, ScenarioTestResult, get_preset, summarize
 from stochbox.results import EpisodeRecord
-from stochbox.runinfo import RunInfo, read_run_info
-from stochbox.store import RunStore
+
 
 class Report(BaseModel):
     """What ``report --json`` prints."""
@@ -49,7 +45,19 @@ class Report(BaseModel):
     results: list[ScenarioTestResult]
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        """Canonical JSON. Floats carry 12 significant digits, so last-bit noise of floating-point
+        summation order (e.g. over hash-ordered sets) cannot make two identical runs differ."""
+        return json.dumps(_round_floats(self.model_dump(mode="json")), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _round_floats(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return float(f"{obj:.12g}")
+    if isinstance(obj, dict):
+        return {k: _round_floats(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_round_floats(v) for v in obj]
+    return obj
 
 
 def layout_samples(records: Iterable[EpisodeRecord], n: int, samples_per_episode: int) -> list[Any]:
@@ -63,71 +71,22 @@ def layout_samples(records: Iterable[EpisodeRecord], n: int, samples_per_episode
     return slots
 
 
-@dataclass
-class RunData:
-    """A run folder loaded for evaluation: its info, stored episodes and reference samples.
-
-    The public entry point for anything that evaluates a run (report, curves,
-    comparisons, HTML): samples come laid out by :meth:`samples` exactly as
-    the report sees them.
-    """
-
-    info: RunInfo
-    records: dict[tuple[str, str, str], list[EpisodeRecord]]  # (model, mode, scenario) -> by index
-    references: dict[str, list[Any]]
-
-    @property
-    def groups(self) -> list[tuple[str, str]]:
-        """(model, mode) pairs in config order."""
-        return [(m, mode.value) for m in self.info.config.models for mode in self.info.config.modes]
-
-    def samples(self, model: str, mode: str, scenario_id: str) -> list[Any]:
-        cfg = self.info.config
-        return layout_samples(self.records.get((model, mode, scenario_id), []), cfg.n, cfg.samples_per_episode)
-
-    def parse_rate(self, model: str, mode: str) -> float:
-        recs = [r for sc in self.info.scenarios for r in self.records.get((model, mode, sc.id), [])]
-        requested = sum(r.n_requested for r in recs)
-        return sum(len(r.samples) for r in recs) / requested if requested else 0.0
-
-
-def load_run(run_dir: Path | str, *, sandbox: str | None = None) -> RunData:
-    """Read a run folder (see the module contract); ``sandbox`` regenerates missing references."""
-    run_dir = Path(run_dir).expanduser()
-    info = read_run_info(run_dir)
-    grouped: dict[tuple[str, str, str], list[EpisodeRecord]] = defaultdict(list)
-    with RunStore(run_dir) as store:
-        for rec in store.records():
-            grouped[(rec.model, rec.mode.value, rec.scenario)].append(rec)
-    return RunData(info=info, records=dict(grouped), references=_references(info, sandbox))
-
-
 def build_report(
     run_dir: Path | str, *, alpha: float | None = None, preset: str | None = None, sandbox: str | None = None
 ) -> Report:
+    # the evaluators' run loader lays samples out with layout_samples above; imported here to avoid a cycle
+    from stochbox.evaluators.runs import load_run
+
     run = load_run(run_dir, sandbox=sandbox)
-    config = run.info.config
+    config = run.config
     rule = get_preset(preset or config.preset, alpha if alpha is not None else config.alpha)
     summary: list[KSAtNSummary] = []
     results: list[ScenarioTestResult] = []
-    for model, mode in run.groups:
-        group = [
-            evaluate_scenario(sc, run.samples(model, mode, sc.id), run.references[sc.id], model=model, mode=mode, preset=rule)
-            for sc in run.info.scenarios
-        ]
-        summary.append(summarize(group, parse_rate=run.parse_rate(model, mode)))
+    for arm in run.arms:
+        group = run.evaluate(arm, rule)
+        summary.append(summarize(group, parse_rate=run.parse_rate(arm)))
         results.extend(group)
     return Report(alpha=rule.alpha, preset=rule.name, summary=summary, results=results)
-
-
-def _references(info: RunInfo, sandbox_backend: str | None) -> dict[str, list[Any]]:
-    from stochbox.runner import load_references, open_run_sandbox
-
-    cache = ReferenceCache(info.config.cache_dir)
-    if all(cache.load(r.key) is not None for r in info.references):
-        return asyncio.run(load_references(info.references, info.scenarios, cache, None, 1))
-    with open_run_sandbox(sandbox_backend or info.config.sandbox, info.config.jobs) as sb:
-        return asyncio.run(load_references(info.references, info.scenarios, cache, sb, info.config.jobs))
 
 
 def _fmt(x: float | None, spec: str = ".3f") -> str:
