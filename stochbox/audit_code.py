@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _RESEEDERS = frozenset({"seed", "manual_seed"})
 _CONSTRUCTORS = frozenset(
@@ -86,15 +87,24 @@ def _segment(code: str, node: ast.AST) -> str:
     return (ast.get_source_segment(code, node) or "").strip()[:120]
 
 
-def seed_fixing_calls(code: str) -> list[Finding]:
-    """Calls in ``code`` that fix a random seed (see the module docstring)."""
+@lru_cache(maxsize=4096)  # agents rerun the same snippet across episodes; parse each text once
+def _nodes(code: str) -> tuple[ast.Module, tuple[ast.AST, ...]] | None:
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
+        return None
+    return tree, tuple(ast.walk(tree))
+
+
+def seed_fixing_calls(code: str) -> list[Finding]:
+    """Calls in ``code`` that fix a random seed (see the module docstring)."""
+    parsed = _nodes(code)
+    if parsed is None:
         return [Finding(code[: m.start()].count("\n") + 1, m.group(0)) for m in _SEED_FALLBACK.finditer(code)]
+    tree, nodes = parsed
     literals = _module_literals(tree)
     found: list[Finding] = []
-    for node in ast.walk(tree):
+    for node in nodes:
         if not isinstance(node, ast.Call):
             continue
         name = _callee(node)
@@ -118,12 +128,11 @@ def _dedupe_nested(found: list[Finding]) -> list[Finding]:
 
 def network_imports(code: str) -> list[Finding]:
     """Imports of networking modules in ``code``."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    parsed = _nodes(code)
+    if parsed is None:
         return [Finding(code[: m.start()].count("\n") + 1, m.group(0).strip()) for m in _NETWORK_FALLBACK.finditer(code)]
     found = []
-    for node in ast.walk(tree):
+    for node in parsed[1]:
         if isinstance(node, ast.Import):
             mods = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):

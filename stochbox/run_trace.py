@@ -28,13 +28,12 @@ class EpisodeTrace:
     episode_id: str
     events: list[TraceEvent] = field(default_factory=list)
     record: EpisodeRecord | None = None
+    _by_name: dict[str, list[TraceEvent]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def start(self) -> dict[str, Any]:
-        for ev in self.events:
-            if ev.event == "episode_start":
-                return ev.payload
-        return {}
+        found = self.of("episode_start")
+        return found[0].payload if found else {}
 
     def _meta(self, key: str) -> Any:
         if self.record is not None and hasattr(self.record, key):
@@ -70,6 +69,14 @@ class EpisodeTrace:
         return end.payload.get("status") if end is not None else None
 
     def of(self, *names: str) -> list[TraceEvent]:
+        """Events with these names, in step order (indexed once the events are complete)."""
+        if self._by_name is None:
+            index: dict[str, list[TraceEvent]] = {}
+            for ev in self.events:
+                index.setdefault(ev.event, []).append(ev)
+            self._by_name = index
+        if len(names) == 1:
+            return list(self._by_name.get(names[0], ()))
         return [ev for ev in self.events if ev.event in names]
 
     def last(self, name: str) -> TraceEvent | None:
@@ -127,6 +134,7 @@ def load_run_trace(run_dir: Path | str) -> RunTrace:
             episodes.setdefault(ev.episode_id, EpisodeTrace(ev.episode_id)).events.append(ev)
     for ep in episodes.values():
         ep.events.sort(key=lambda e: e.step if e.step is not None else -1)
+        ep._by_name = None
     if (run_dir / STORE_FILE).is_file():
         with RunStore(run_dir) as store:
             for rec in store.records():

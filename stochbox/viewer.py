@@ -37,6 +37,7 @@ from stochbox.trace import TraceEvent
 CHUNK_SIZE = 2000
 PAGE_SIZE = 100
 MAX_STRING = 20_000
+_JS_SAFE_INT = 2**53 - 1
 
 
 @dataclass
@@ -49,6 +50,8 @@ class ViewerStats:
 
 
 def _clip(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _JS_SAFE_INT:
+        return str(value)  # JavaScript numbers would round 63-bit seeds
     if isinstance(value, str):
         return value if len(value) <= MAX_STRING else value[:MAX_STRING] + f"\n... [{len(value) - MAX_STRING} more characters in the trace]"
     if isinstance(value, list):
@@ -66,9 +69,21 @@ def _message(msg: dict[str, Any]) -> list[Any]:
     return [msg.get("type") or data.get("type") or "?", content or "", data.get("tool_calls") or []]
 
 
-def _event_row(ev: TraceEvent, code: int, seen: int) -> tuple[list[Any], int]:
-    """``[step, event code, time of day, payload]``; returns the row and the messages seen so far."""
-    payload = {k: v for k, v in ev.payload.items()}
+def _safe_ints(payload: dict[str, Any]) -> dict[str, Any]:
+    """Top-level 63-bit integers (seeds) as strings: JavaScript numbers would round them."""
+    for key, value in payload.items():
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _JS_SAFE_INT:
+            payload[key] = str(value)
+    return payload
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _event_row(ev: TraceEvent, code: int, seen: int) -> tuple[str, int]:
+    """``[step, event code, time of day, payload]`` as JSON text; returns it and the messages seen so far."""
+    payload = _safe_ints(dict(ev.payload))
     if ev.event == "model_request":
         messages = payload.pop("messages", None) or []
         payload["n_messages"] = len(messages)
@@ -76,7 +91,10 @@ def _event_row(ev: TraceEvent, code: int, seen: int) -> tuple[list[Any], int]:
         seen = len(messages)
     elif ev.event == "model_response":
         seen += 1
-    return [ev.step, code, ev.ts[11:23], _clip(payload)], seen
+    text = _dumps([ev.step, code, ev.ts[11:23], payload])
+    if len(text) > MAX_STRING:  # only then can a string in it be over the limit
+        text = _dumps([ev.step, code, ev.ts[11:23], _clip(payload)])
+    return text, seen
 
 
 class _Dict:
@@ -94,8 +112,8 @@ class _Dict:
         return self._index[key]
 
 
-def _script_json(element_id: str, data: Any) -> str:
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+def _script_json(element_id: str, data: Any, *, raw: str | None = None) -> str:
+    text = raw if raw is not None else _dumps(data)
     # a JSON block is raw text to the HTML parser: only "</" (and "<!--") can end or confuse it
     text = text.replace("</", "<\\/").replace("<!--", "<\\!--")
     return f'<script type="application/json" id="{element_id}">{text}</script>\n'
@@ -111,7 +129,7 @@ def build_viewer(run: RunTrace, audit: AuditReport) -> tuple[str, int]:
         if f.episode_id is not None:
             flags_by_episode.setdefault(f.episode_id, []).append([flag_names.index(f.flag.value), f.step, f.detail])
     episodes: list[list[Any]] = []
-    events: list[list[Any]] = []
+    events: list[str] = []
     for ep in run.episodes.values():
         first, seen = len(events), 0
         for ev in ep.events:
@@ -134,7 +152,7 @@ def build_viewer(run: RunTrace, audit: AuditReport) -> tuple[str, int]:
                 rec.reason if rec is not None else None,
             ]
         )
-    run_events = [[ev.event, ev.ts, _clip(ev.payload)] for ev in run.run_events]
+    run_events = [[ev.event, ev.ts, _clip(_safe_ints(dict(ev.payload)))] for ev in run.run_events]
     chunks = [events[i : i + CHUNK_SIZE] for i in range(0, len(events), CHUNK_SIZE)]
     meta = {
         "run_id": run.run_id,
@@ -156,7 +174,7 @@ def build_viewer(run: RunTrace, audit: AuditReport) -> tuple[str, int]:
     assets = files("stochbox") / "viewer_assets"
     template = (assets / "viewer.html").read_text(encoding="utf-8")
     data = _script_json("sb-meta", meta) + _script_json("sb-episodes", episodes)
-    data += "".join(_script_json(f"sb-chunk-{i}", chunk) for i, chunk in enumerate(chunks))
+    data += "".join(_script_json(f"sb-chunk-{i}", None, raw="[" + ",".join(chunk) + "]") for i, chunk in enumerate(chunks))
     page = (
         template.replace("{{TITLE}}", html.escape(f"stochbox trace {run.run_id or run.run_dir.name}"))
         .replace("{{CSS}}", (assets / "viewer.css").read_text(encoding="utf-8"))

@@ -167,19 +167,17 @@
   // ---- routing: #ep=<id> opens an episode, #flag=..&model=.. presets filters ---------------
   function route() {
     const params = new URLSearchParams(location.hash.slice(1));
-    const id = params.get("ep");
-    if (id !== null) {
-      const i = episodes.findIndex((e) => e[0] === id);
-      if (i >= 0) { openEpisode(i); return; }
-    }
     for (const [name, [, values]] of Object.entries(selects)) {
       const v = params.get(name);
       if (v !== null && values.indexOf(v) >= 0) $("f-" + name).value = String(values.indexOf(v));
     }
     const flag = params.get("flag");
     if (flag !== null) $("f-flag").value = meta.flags.indexOf(flag) >= 0 ? String(meta.flags.indexOf(flag)) : flag;
-    showList();
-    applyFilters();
+    applyFilters(); // the list is always rendered, hidden while an episode is open
+    const id = params.get("ep");
+    const i = id === null ? -1 : episodes.findIndex((e) => e[0] === id);
+    if (i >= 0) openEpisode(i);
+    else showList();
   }
 
   header();
