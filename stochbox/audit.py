@@ -10,7 +10,8 @@ and below. An audit of an honest tool-mode run has no flags.
 * ``no_tool_call`` -- a tool-mode episode answered without running any tool.
 * ``invented_samples`` -- a tool-mode episode that ran tools submitted samples
   that appear in none of its tool outputs (rounding tolerated, see
-  :mod:`stochbox.audit_match`): invented or transformed numbers.
+  :mod:`stochbox.audit_match`): invented or transformed numbers. Neither of
+  these two applies to baselines (``baseline:*``), which never use tools.
 * ``seed_fixed`` -- code the model ran fixes a random seed (see
   :mod:`stochbox.audit_code`).
 * ``identical_samples`` -- episodes of the same (model, mode, scenario)
@@ -54,6 +55,7 @@ IDENTICAL_MIN_SAMPLES = 5
 #: Tools whose code argument is written by the model.
 _CODE_TOOLS = ("python", "code_block")
 _SUBMIT = "submit"
+_BASELINE_PREFIX = "baseline:"
 
 
 class FlagName(StrEnum):
@@ -157,9 +159,11 @@ class _Auditor:
         execs = ep.of("sandbox_exec")
         calls = [c for c in ep.of("tool_call") if c.payload.get("tool") != _SUBMIT]
         answer_event = ep.last("sample_submitted") or ep.last("episode_end")
-        if ep.mode == "tool" and not calls and ep.samples:
+        # baselines answer the same way in both modes by design; the tool checks are about models
+        model_in_tool_mode = ep.mode == "tool" and not ep.model.startswith(_BASELINE_PREFIX)
+        if model_in_tool_mode and not calls and ep.samples:
             self.add(FlagName.no_tool_call, ep, answer_event, "tool mode, but the answer came without any tool call")
-        if ep.mode == "tool" and (calls or execs) and ep.samples:
+        if model_in_tool_mode and (calls or execs) and ep.samples:
             self._invented(ep, execs, answer_event)
         for call in calls:
             code = (call.payload.get("args") or {}).get("code") if isinstance(call.payload.get("args"), dict) else None
@@ -181,11 +185,13 @@ class _Auditor:
             self.add(FlagName.agent_error, ep, ev, f"{ev.payload.get('where')}: {ev.payload.get('message')}"[:300])
 
     def _invented(self, ep: EpisodeTrace, execs: list[TraceEvent], answer_event: TraceEvent | None) -> None:
+        # stdout of every execution, plus what tools that are not plain code runners returned (pack tools);
+        # never stderr: tracebacks are full of numbers no one meant as output
         outputs = [str(e.payload.get("stdout") or "") for e in execs]
         outputs += [
             str(r.payload.get("output") or "")
             for r in ep.of("tool_result")
-            if r.payload.get("tool") != _SUBMIT and r.payload.get("ok")
+            if r.payload.get("tool") not in (_SUBMIT, *_CODE_TOOLS) and r.payload.get("ok")
         ]
         printed = PrintedValues(outputs)
         missing = [s for s in ep.samples if not printed.has_sample(s)]
@@ -307,7 +313,7 @@ class _Auditor:
 
 _BLOCKED = re.compile(
     r"PermissionError[^\n]*|Operation not permitted[^\n]*|Permission denied[^\n]*|Bad system call[^\n]*|"
-    r"OSError: \[Errno (?:1|13|38)\][^\n]*|Function not implemented[^\n]*"
+    r"OSError: \[Errno (?:1|13|38|97)\][^\n]*|Function not implemented[^\n]*|Address family not supported[^\n]*"
 )
 _NETWORK_ERRORS = re.compile(
     r"socket\.gaierror[^\n]*|gaierror[^\n]*|Network is unreachable[^\n]*|Name or service not known[^\n]*|"

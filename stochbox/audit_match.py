@@ -6,6 +6,9 @@ are equal up to rounding to the coarser of the two precisions: ``0.1235``
 matches a printed ``0.123456789`` (the model rounded what it saw) and
 ``0.123456`` matches a printed ``0.1235`` (the output was rounded); the
 precision of a number is its last written decimal place (``1.2e-05``: 1e-6).
+A printed integer (no decimal point or exponent) matches only samples that
+round to it at the *sample's* precision (``3`` for a printed ``3``, not ``2.7``),
+so integers in tracebacks or counters cannot vouch for invented decimals.
 A string sample matches a printed token equal to it. A vector or list sample
 matches when every element does. Nothing here is approximate beyond that rule.
 """
@@ -42,7 +45,10 @@ class PrintedValues:
             except ValueError:
                 continue
             if math.isfinite(value):
-                pairs.append((value, _quantum(m.group(0))))
+                token = m.group(0)
+                # an integer vouches only for itself: a printed line number "1" is no source for 0.7
+                exact = not any(c in token for c in ".eE")
+                pairs.append((value, 0.0 if exact else _quantum(token)))
         pairs.sort()
         self._values = [v for v, _ in pairs]
         self._halfulps = [q for _, q in pairs]

@@ -120,3 +120,40 @@ def scripted_run(tmp_path_factory, sandbox_backend):
     out = start_run(config, root / "run")
     assert out.status == "complete"
     return root / "run", models
+
+
+MISBEHAVING = """
+    tool:
+      - tool_calls: [{name: python, args: {code: "import socket\\ns = socket.create_connection(('203.0.113.1', 80), timeout=2)\\nprint('connected')"}}]
+      - tool_calls: [{name: python, args: {code: "import os\\nos.setuid(0)"}}]
+      - tool_calls: [{name: python, args: {code: "x = bytearray(8 * 1024**3)\\nprint(len(x))"}}]
+      - tool_calls: [{name: python, args: {code: "print('x' * 100000)"}}]
+      - tool_calls: [{name: python, args: {code: "while True:\\n    pass"}}]
+      - tool_calls: [{name: python, args: {code: "print(1)"}}]
+      - text: "It is roughly two, I guess."
+      - tool_calls: [{name: submit, args: {answer: 0.5}}]
+"""
+
+
+@pytest.fixture(scope="session")
+def incident_run(tmp_path_factory, sandbox_backend):
+    """(run_dir, model) of one tool-mode episode whose code hits every wall of the sandbox, then a limit and a bad answer."""
+    root = tmp_path_factory.mktemp("incident-run")
+    pack, _ = write_inputs(root)
+    script = root / "misbehaving.yaml"
+    script.write_text(textwrap.dedent(MISBEHAVING).lstrip())
+    model = f"scripted:{script}"
+    config = RunConfig(
+        models=[model],
+        packs=[str(pack)],
+        modes=["tool"],
+        n=1,
+        reference_n=200,
+        seed=9,
+        sandbox=sandbox_backend,
+        max_tool_calls=5,
+        exec_timeout_s=1.0,
+        cache_dir=str(root / "cache"),
+    )
+    assert start_run(config, root / "run").status == "complete"
+    return root / "run", model

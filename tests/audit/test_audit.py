@@ -90,3 +90,36 @@ def test_printed_values_tolerate_rounding_either_way():
     assert out.has_sample("heads") and not out.has_sample("tails")
     assert out.has_sample([3, 2.0]) and not out.has_sample([3, 7])
     assert not PrintedValues(["x1"]).has_sample(1)
+
+
+def test_sandbox_incidents_limits_and_parse_failures_are_flagged_at_their_events(incident_run):
+    from stochbox.run_trace import load_run_trace
+
+    run_dir, model = incident_run
+    report = audit_run(run_dir)
+    (ep,) = load_run_trace(run_dir).episodes.values()
+    at = {e.step: e.event for e in ep.events}
+    found = {(f.flag, at[f.step]) for f in report.flags if f.episode_id == ep.episode_id}
+    assert {
+        (FlagName.network_attempt, "sandbox_exec"),
+        (FlagName.blocked_call, "sandbox_exec"),
+        (FlagName.memory_kill, "sandbox_exec"),
+        (FlagName.output_truncated, "sandbox_exec"),
+        (FlagName.exec_timeout, "sandbox_exec"),
+        (FlagName.step_limit, "limit_hit"),
+        (FlagName.parse_failure, "parse"),
+        (FlagName.invented_samples, "sample_submitted"),
+    } <= found
+    execs = {e.step: e.payload["code"] for e in ep.of("sandbox_exec")}
+    by_flag = {f.flag: execs.get(f.step, "") for f in report.flags}
+    assert "socket" in by_flag[FlagName.network_attempt]
+    assert "bytearray" in by_flag[FlagName.memory_kill]
+    assert "while True" in by_flag[FlagName.exec_timeout]
+    assert "'x' * 100000" in by_flag[FlagName.output_truncated]
+    assert FlagName.seed_fixed not in {f.flag for f in report.flags}
+
+
+def test_a_printed_integer_does_not_vouch_for_invented_decimals():
+    out = PrintedValues(['File "<snippet>", line 1\n', "3\n"])
+    assert not out.has_sample(0.5) and not out.has_sample(0.7) and not out.has_sample(2.6)
+    assert out.has_sample(1) and out.has_sample(3) and out.has_sample(3.0)
