@@ -315,15 +315,26 @@ def _pool_size(config: RunConfig) -> int:
 
 
 def start_run(
-    config: RunConfig, out_dir: Path | str, *, progress: ProgressHook | None = None, on_start: StartHook | None = None
+    config: RunConfig,
+    out_dir: Path | str,
+    *,
+    progress: ProgressHook | None = None,
+    on_start: StartHook | None = None,
+    sandbox: Sandbox | None = None,
 ) -> RunOutcome:
-    """Create ``out_dir`` and run every episode of ``config``. See the module contract."""
+    """Create ``out_dir`` and run every episode of ``config``. See the module contract.
+
+    ``sandbox``: an open sandbox to use instead of opening ``config.sandbox``
+    (the caller keeps ownership and closes it).
+    """
     out_dir = Path(out_dir).expanduser()
     _check_out_dir(out_dir)
     scenarios = select_scenarios(resolve_packs(config.packs), config.scenarios)
     agents = _resolve_agents(config)
     cache = ReferenceCache(config.cache_dir)
-    sandbox = open_run_sandbox(config.sandbox, _pool_size(config))
+    owned = sandbox is None
+    if sandbox is None:
+        sandbox = open_run_sandbox(config.sandbox, _pool_size(config))
 
     async def main() -> RunOutcome:
         refs = [cache.ref(s, config.reference_n, config.seed) for s in scenarios]
@@ -349,13 +360,20 @@ def start_run(
     try:
         return asyncio.run(main())
     finally:
-        sandbox.close()
+        if owned:
+            sandbox.close()
 
 
 def resume_run(
-    run_dir: Path | str, *, progress: ProgressHook | None = None, on_start: StartHook | None = None, **runtime: Any
+    run_dir: Path | str,
+    *,
+    progress: ProgressHook | None = None,
+    on_start: StartHook | None = None,
+    sandbox: Sandbox | None = None,
+    **runtime: Any,
 ) -> RunOutcome:
-    """Finish the run in ``run_dir``. ``runtime`` may override only runtime fields (sandbox, concurrency, ...)."""
+    """Finish the run in ``run_dir``. ``runtime`` may override only runtime fields (sandbox, concurrency, ...);
+    ``sandbox`` as in :func:`start_run`."""
     run_dir = Path(run_dir).expanduser()
     info = read_run_info(run_dir)
     bad = sorted(k for k, v in runtime.items() if v is not None and k not in RUNTIME_FIELDS)
@@ -369,7 +387,9 @@ def resume_run(
         info.config = RunConfig.model_validate({**info.config.model_dump(), **overrides})
     agents = _resolve_agents(info.config)
     cache = ReferenceCache(info.config.cache_dir)
-    sandbox = open_run_sandbox(info.config.sandbox, _pool_size(info.config))
+    owned = sandbox is None
+    if sandbox is None:
+        sandbox = open_run_sandbox(info.config.sandbox, _pool_size(info.config))
     try:
         info.resumed_at.append(_utcnow())
         info.sandbox = sandbox.describe()
@@ -378,7 +398,8 @@ def resume_run(
             on_start(info)
         return asyncio.run(_aresume(run_dir, info, agents, sandbox, cache, progress))
     finally:
-        sandbox.close()
+        if owned:
+            sandbox.close()
 
 
 async def _aresume(

@@ -15,24 +15,22 @@ from stochbox.errors import SandboxUnavailableError
 from stochbox.sandbox import open_sandbox
 
 
-def _pick_backend() -> str:
+@pytest.fixture(scope="session")
+def sandbox():
+    """One sandbox for the session (opening a container pool per test would dominate the run time):
+    ``auto`` where an isolating backend starts here, else ``unsafe-subprocess``."""
     try:
-        open_sandbox("auto").close()
-        return "auto"
+        sb = open_sandbox("auto", pool_size=2)
     except SandboxUnavailableError:
-        return "unsafe-subprocess"
+        sb = open_sandbox("unsafe-subprocess")
+    yield sb
+    sb.close()
 
 
 @pytest.fixture(scope="session")
-def sandbox_backend() -> str:
-    return _pick_backend()
-
-
-@pytest.fixture
-def sandbox(sandbox_backend):
-    sb = open_sandbox(sandbox_backend)
-    yield sb
-    sb.close()
+def sandbox_backend(sandbox) -> str:
+    """The backend name of :func:`sandbox`, for configs and the command line."""
+    return sandbox.name
 
 
 @pytest.fixture(scope="session")

@@ -25,9 +25,9 @@ def _config(pack, backend, **kw) -> RunConfig:
     return RunConfig.model_validate({**base, **kw})
 
 
-def test_run_folder_holds_run_json_trace_and_one_row_per_episode(tiny_pack, sandbox_backend, tmp_path):
+def test_run_folder_holds_run_json_trace_and_one_row_per_episode(tiny_pack, sandbox_backend, sandbox, tmp_path):
     cfg = _config(tiny_pack, sandbox_backend, modes=["native", "tool"])
-    out = start_run(cfg, tmp_path / "run")
+    out = start_run(cfg, tmp_path / "run", sandbox=sandbox)
     n_eps = 2 * 2 * 4 * 30  # models x modes x scenarios x N
     assert (out.status, out.total, out.done, out.ran) == ("complete", n_eps, n_eps, n_eps)
 
@@ -65,8 +65,8 @@ def test_run_folder_holds_run_json_trace_and_one_row_per_episode(tiny_pack, sand
     assert [e.event for e in per_episode] == ["episode_start", "sample_submitted", "episode_end"]
 
 
-def test_oracle_passes_and_collapse_fails(tiny_pack, sandbox_backend, tmp_path):
-    start_run(_config(tiny_pack, sandbox_backend, n=50), tmp_path / "run")
+def test_oracle_passes_and_collapse_fails(tiny_pack, sandbox_backend, sandbox, tmp_path):
+    start_run(_config(tiny_pack, sandbox_backend, n=50), tmp_path / "run", sandbox=sandbox)
     report = build_report(tmp_path / "run")
     by_model = {s.model: s for s in report.summary}
     assert by_model["baseline:oracle"].passed >= 3 and by_model["baseline:oracle"].parse_rate == 1.0
@@ -76,8 +76,8 @@ def test_oracle_passes_and_collapse_fails(tiny_pack, sandbox_backend, tmp_path):
     assert all(r.n_valid == 50 and r.pvalue is not None and r.pvalue < 0.01 for r in collapse)
 
 
-def test_batch_protocol_runs_one_episode_per_scenario(tiny_pack, sandbox_backend, tmp_path):
-    out = start_run(_config(tiny_pack, sandbox_backend, protocol="batch", models=["baseline:oracle"]), tmp_path / "run")
+def test_batch_protocol_runs_one_episode_per_scenario(tiny_pack, sandbox_backend, sandbox, tmp_path):
+    out = start_run(_config(tiny_pack, sandbox_backend, protocol="batch", models=["baseline:oracle"]), tmp_path / "run", sandbox=sandbox)
     assert out.total == 4
     with RunStore(tmp_path / "run") as store:
         assert [len(r.samples) for r in store.records()] == [30] * 4
@@ -88,59 +88,59 @@ class _Stop(Exception):
     pass
 
 
-def test_resume_after_a_partial_run_gives_the_report_of_an_uninterrupted_run(tiny_pack, sandbox_backend, tmp_path):
+def test_resume_after_a_partial_run_gives_the_report_of_an_uninterrupted_run(tiny_pack, sandbox_backend, sandbox, tmp_path):
     cfg = _config(tiny_pack, sandbox_backend, scenarios=UNIVARIATE)
-    start_run(cfg, tmp_path / "whole")
+    start_run(cfg, tmp_path / "whole", sandbox=sandbox)
 
     def stop_after_100(_record, done, _total):
         if done == 100:
             raise _Stop
 
     with pytest.raises(_Stop):
-        start_run(cfg, tmp_path / "part", progress=stop_after_100)
+        start_run(cfg, tmp_path / "part", progress=stop_after_100, sandbox=sandbox)
     with RunStore(tmp_path / "part") as store:
         assert 100 <= store.count() < 180
     assert [e.payload["status"] for e in read_trace(tmp_path / "part") if e.event == "run_end"] == ["interrupted"]
 
-    out = resume_run(tmp_path / "part", concurrency=2)
+    out = resume_run(tmp_path / "part", concurrency=2, sandbox=sandbox)
     assert out.status == "complete" and out.done == out.total == 180 and out.ran < 180
     with RunStore(tmp_path / "part") as store:
         assert store.count() == 180
     assert build_report(tmp_path / "part").to_json() == build_report(tmp_path / "whole").to_json()
     # nothing left to do: resuming again runs nothing
-    assert resume_run(tmp_path / "part").ran == 0
+    assert resume_run(tmp_path / "part", sandbox=sandbox).ran == 0
     # per-episode step numbers stay unique across the two attempts
     seen = [(e.episode_id, e.step) for e in read_trace(tmp_path / "part") if e.episode_id]
     assert len(seen) == len(set(seen))
 
 
-def test_resume_refuses_to_change_what_the_results_depend_on(tiny_pack, sandbox_backend, tmp_path):
-    start_run(_config(tiny_pack, sandbox_backend, n=2, models=["baseline:collapse"]), tmp_path / "run")
+def test_resume_refuses_to_change_what_the_results_depend_on(tiny_pack, sandbox_backend, sandbox, tmp_path):
+    start_run(_config(tiny_pack, sandbox_backend, n=2, models=["baseline:collapse"]), tmp_path / "run", sandbox=sandbox)
     with pytest.raises(ConfigError, match="cannot change n"):
-        resume_run(tmp_path / "run", n=5)
+        resume_run(tmp_path / "run", n=5, sandbox=sandbox)
 
 
-def test_same_seed_gives_identical_report_json_and_another_seed_does_not(tiny_pack, sandbox_backend, tmp_path):
+def test_same_seed_gives_identical_report_json_and_another_seed_does_not(tiny_pack, sandbox_backend, sandbox, tmp_path):
     cfg = _config(tiny_pack, sandbox_backend, models=["baseline:oracle"], scenarios=UNIVARIATE)
-    start_run(cfg, tmp_path / "a")
-    start_run(cfg, tmp_path / "b")
-    start_run(cfg.model_copy(update={"seed": 12}), tmp_path / "c")
+    start_run(cfg, tmp_path / "a", sandbox=sandbox)
+    start_run(cfg, tmp_path / "b", sandbox=sandbox)
+    start_run(cfg.model_copy(update={"seed": 12}), tmp_path / "c", sandbox=sandbox)
     a, b, c = (build_report(tmp_path / d).to_json() for d in "abc")
     assert a == b
     assert a != c
     assert json.loads(a)["summary"][0]["n"] == 30
 
 
-def test_existing_non_empty_out_dir_is_refused_and_untouched(tiny_pack, sandbox_backend, tmp_path):
+def test_existing_non_empty_out_dir_is_refused_and_untouched(tiny_pack, sandbox_backend, sandbox, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "precious.txt").write_text("keep me")
     with pytest.raises(ConfigError, match="already exists"):
-        start_run(_config(tiny_pack, sandbox_backend), out)
+        start_run(_config(tiny_pack, sandbox_backend), out, sandbox=sandbox)
     assert [p.name for p in out.iterdir()] == ["precious.txt"]
 
 
-def test_episodes_are_committed_as_they_finish(tiny_pack, sandbox_backend, tmp_path):
+def test_episodes_are_committed_as_they_finish(tiny_pack, sandbox_backend, sandbox, tmp_path):
     """While the run is going, another reader already sees the finished episodes."""
     seen: list[tuple[int, int]] = []
 
@@ -150,5 +150,5 @@ def test_episodes_are_committed_as_they_finish(tiny_pack, sandbox_backend, tmp_p
             seen.append((done, db.execute("SELECT COUNT(*) FROM episodes").fetchone()[0]))
             db.close()
 
-    start_run(_config(tiny_pack, sandbox_backend, models=["baseline:collapse"], n=40), tmp_path / "run", progress=peek)
+    start_run(_config(tiny_pack, sandbox_backend, models=["baseline:collapse"], n=40), tmp_path / "run", progress=peek, sandbox=sandbox)
     assert seen and all(done == stored for done, stored in seen)
