@@ -39,6 +39,7 @@ from typing import Any
 
 from stochbox.errors import SandboxUnavailableError
 from stochbox.sandbox.base import IsolationLayer, SandboxSpec
+from stochbox.sandbox.cgroup_limits import JailCgroup
 from stochbox.sandbox.landlock import abi_version, describe as describe_landlock
 from stochbox.sandbox.pool import PooledSandbox, ServerPool
 from stochbox.sandbox.seccomp_filter import SeccompUnavailable, bpf_fd, build_bpf
@@ -50,6 +51,9 @@ JAIL_UID_BASE = 61000
 #: Work root inside the jail (on the jail's own tmpfs).
 WORK_ROOT = "/tmp/stochbox-work"
 TMPFS_MB = 512
+#: Memory a jail's cgroup allows on top of one execution's ``memory_mb``: the warm
+#: server, the pre-forked child and the tmpfs work dir.
+CGROUP_HEADROOM_MB = 256 + TMPFS_MB
 
 # Files from /etc that Python, numpy and the dynamic linker need. Nothing else from /etc.
 _ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "nsswitch.conf")
@@ -108,11 +112,15 @@ def jail_problem(python: str = DEFAULT_PYTHON) -> str | None:
     return None
 
 
+def _jail_uid(slot: int) -> int:
+    # Spread concurrent stochbox processes over uid ranges; a collision only shares NPROC counts.
+    return JAIL_UID_BASE + 256 * (os.getpid() % 64) + slot
+
+
 def _uid_kwargs(slot: int) -> dict[str, Any]:
     if os.geteuid() != 0:
         return {}
-    # Spread concurrent stochbox processes over uid ranges; a collision only shares NPROC counts.
-    uid = JAIL_UID_BASE + 256 * (os.getpid() % 64) + slot
+    uid = _jail_uid(slot)
     return {"user": uid, "group": uid, "extra_groups": []}
 
 
@@ -131,22 +139,47 @@ class LocalSandbox(PooledSandbox):
             self._seccomp_problem = ""
         except SeccompUnavailable as exc:
             self._seccomp, self._seccomp_problem = None, str(exc)
-        config = {
-            "work_root": WORK_ROOT,
-            "landlock": True,
-            "sweep": "namespace",
-            "limits": {"memory_mb": self.spec.memory_mb, "nproc": self.spec.pids},
-        }
+        # One cgroup per slot (root only): caps the whole tree, which rlimits cannot.
+        setpriv = shutil.which("setpriv")
+        token = f"{os.getpid()}-{id(self) & 0xFFFFFF:x}"
+        self._cgroups: list[JailCgroup | None] = [
+            JailCgroup.create(f"{token}-{slot}", (self.spec.memory_mb + CGROUP_HEADROOM_MB) << 20, self.spec.pids + 8)
+            if setpriv else None
+            for slot in range(self.spec.pool_size)
+        ]
         servers = [
-            ManagedServer(functools.partial(self._launch, slot), config, backend=self.name)
+            ManagedServer(
+                functools.partial(self._launch, slot),
+                {
+                    "work_root": WORK_ROOT,
+                    "landlock": True,
+                    "sweep": "namespace",
+                    "sigkill_means_oom": self._cgroups[slot] is not None,
+                    "limits": {"memory_mb": self.spec.memory_mb, "nproc": self.spec.pids},
+                },
+                backend=self.name,
+            )
             for slot in range(self.spec.pool_size)
         ]
         self.pool = ServerPool(servers)
-        self.pool.start()
+        try:
+            self.pool.start()
+        except BaseException:
+            self._remove_cgroups()
+            raise
 
     def _launch(self, slot: int):
         bwrap = shutil.which("bwrap") or "bwrap"
-        argv = [bwrap, *_base_args(), *_interpreter_binds(self.python)]
+        cgroup = self._cgroups[slot]
+        argv: list[str] = []
+        uid_kwargs = _uid_kwargs(slot)
+        if cgroup is not None:
+            # Join the cgroup as root, then drop to the jail uid, then bwrap: every process is inside.
+            uid = _jail_uid(slot)
+            argv += cgroup.join_prefix()
+            argv += [shutil.which("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--"]
+            uid_kwargs = {}
+        argv += [bwrap, *_base_args(), *_interpreter_binds(self.python)]
         pass_fds: tuple[int, ...] = ()
         fd = None
         if self._seccomp is not None:
@@ -155,7 +188,7 @@ class LocalSandbox(PooledSandbox):
             pass_fds = (fd,)
         argv += bootstrap_argv(self.python)
         try:
-            return spawn_pipe_channel(argv, env=SERVER_ENV, cwd="/", pass_fds=pass_fds, **_uid_kwargs(slot))
+            return spawn_pipe_channel(argv, env=SERVER_ENV, cwd="/", pass_fds=pass_fds, **uid_kwargs)
         finally:
             if fd is not None:
                 os.close(fd)
@@ -183,7 +216,20 @@ class LocalSandbox(PooledSandbox):
                 detail=f"read-only system paths, read-write only in the work dir; {describe_landlock(landlock_abi or abi_version())}",
             ),
             IsolationLayer(
+                name="cgroup", active=self._cgroups[0] is not None,
+                detail=self._cgroups[0].describe() if self._cgroups[0] else "not available (needs root or a delegated cgroup hierarchy): no aggregate memory cap",
+            ),
+            IsolationLayer(
                 name="rlimits", active=True,
                 detail=f"cpu from timeout, address space +{self.spec.memory_mb} MiB, nproc {self.spec.pids}, fsize, nofile",
             ),
         ]
+
+    def _remove_cgroups(self) -> None:
+        for cgroup in self._cgroups:
+            if cgroup is not None:
+                cgroup.remove()
+
+    def close(self) -> None:
+        super().close()
+        self._remove_cgroups()

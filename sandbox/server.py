@@ -316,6 +316,12 @@ def _prepare_child(work, go_r, out_w, err_w, status_w, config):
         "HOME": work, "TMPDIR": work, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
         "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
     })
+    try:
+        # Under a memory cgroup the OOM killer should take the execution, not the server.
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
     if config.get("landlock") and landlock_abi() > 0:
         landlock_restrict(_LL_READ_PATHS, [work], landlock_abi())
 

@@ -7,6 +7,7 @@ every attack the server must still be the same, healthy process.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import textwrap
@@ -92,3 +93,29 @@ def test_host_files_do_not_appear(jail, tmp_path):
     res = jail.execute(f"open({str(marker)!r}, 'w').write('x')")
     assert res.exit_code == 1 and not marker.exists()
     assert not os.path.exists("/dev/shm/x")
+
+
+def test_cgroup_caps_memory_across_processes(jail):
+    """rlimits bind per process; the jail's cgroup (root only) caps the whole tree."""
+    cgroup = {l.name: l for l in jail.layers()}["cgroup"]
+    if not cgroup.active:
+        pytest.skip(f"no cgroup for the jail here: {cgroup.detail}")
+    code = textwrap.dedent(
+        """
+        import os, time
+        kids = []
+        for i in range(8):
+            pid = os.fork()
+            if pid == 0:
+                block = bytearray(200 << 20)  # within the 256 MiB rlimit; 1.6 GB together
+                time.sleep(1)
+                os._exit(0)
+            kids.append(pid)
+        print([os.waitstatus_to_exitcode(os.waitpid(k, 0)[1]) for k in kids])
+        """
+    )
+    restarts = jail.pool.restarts()
+    res = jail.execute(code, timeout_s=30)
+    codes = json.loads(res.stdout)
+    assert -9 in codes, f"no process was stopped although 1.6 GB exceeds the cgroup cap: {codes}"
+    assert jail.execute("print('ok')").ok and jail.pool.restarts() == restarts, "the OOM killer took the server"
