@@ -18,12 +18,18 @@ Layers (each detected, see :meth:`LocalSandbox.layers`):
 * **landlock** -- applied by the server per execution: read-only system
   paths, read-write only in the execution's work dir, TCP denied, signals to
   the server scoped out.
+* **cgroup** -- when stochbox runs as root, each slot's jail joins its own
+  cgroup (:mod:`stochbox.sandbox.cgroup_limits`) before it starts: memory
+  (``memory_mb`` plus the server's headroom, tmpfs included) and pids for the
+  whole tree, which rlimits cannot give; executions are the OOM killer's
+  first choice, so the server survives.
 * **rlimits** -- CPU (from the timeout), address space (``memory_mb``),
   file size, open files, processes (``pids``).
 
-Without cgroups there is no *aggregate* memory cap: a contained process
-tree can use at most ``pids x memory_mb`` of address space before the
-wall-clock timeout ends it. Use the Docker backend where that matters.
+Without the cgroup layer (a normal user without a delegated hierarchy)
+there is no *aggregate* memory cap: a contained process tree can use at
+most ``pids x memory_mb`` of address space before the wall-clock timeout
+ends it. Use the Docker backend where that matters.
 
 :func:`jail_problem` says why the jail cannot start here (None when it can).
 """
