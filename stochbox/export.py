@@ -5,7 +5,7 @@ into ``out_dir`` (default ``<run_dir>/export``) and returns their paths; both
 load with ``pandas.read_parquet``/``read_csv``. Column names are stable:
 
 * episodes: every :class:`~stochbox.results.EpisodeRecord` field (``samples``
-  and ``tool_code`` as JSON text), ``n_samples``, and ``flags`` (the audit's
+  and ``tool_code`` as JSON text), ``n_samples``, and ``audit_flags`` (the audit's
   flag names for the episode, comma-separated, sorted). Episodes that started
   but never finished appear with ``status`` empty.
 * events: ``run_id, episode_id, step, event, ts, schema_version`` (the
@@ -55,7 +55,7 @@ def _episode_row(rec: EpisodeRecord | None, fallback: dict[str, Any], flags: lis
         row = {name: None for name in EpisodeRecord.model_fields}
         row.update(fallback)
         row["samples"], row["tool_code"], row["n_samples"] = "[]", "[]", 0
-    row["flags"] = ",".join(sorted(set(flags)))
+    row["audit_flags"] = ",".join(sorted(set(flags)))
     return row
 
 
@@ -103,7 +103,7 @@ def export_run(run_dir: Path | str, fmt: Format = "parquet", out_dir: Path | str
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunStoreError(f"cannot create export folder {out}: {exc.strerror or exc}") from None
-    episode_frame = pd.DataFrame(episodes, columns=[*EpisodeRecord.model_fields, "n_samples", "flags"])
+    episode_frame = pd.DataFrame(episodes, columns=[*EpisodeRecord.model_fields, "n_samples", "audit_flags"])
     event_frame = pd.DataFrame(events, columns=list(EVENT_COLUMNS))
     event_frame["step"] = event_frame["step"].astype("Int64")
     # nullable integer columns: seeds are 63-bit, a float column would round them
