@@ -119,3 +119,13 @@ def test_cgroup_caps_memory_across_processes(jail):
     codes = json.loads(res.stdout)
     assert -9 in codes, f"no process was stopped although 1.6 GB exceeds the cgroup cap: {codes}"
     assert jail.execute("print('ok')").ok and jail.pool.restarts() == restarts, "the OOM killer took the server"
+
+
+def test_forged_exit_note_does_not_leave_a_process_behind(jail):
+    """The code announces its own exit on the status pipe, closes its output and keeps spinning."""
+    forged = "import os\nos.write(3, b'exit:%d:0\\n' % os.getpid())\nos.close(1)\nos.close(2)\nwhile True:\n    pass\n"
+    res = jail.execute(forged, timeout_s=5)
+    assert res.sandbox_error is None
+    after = jail.execute("import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))")
+    pids = json.loads(after.stdout)
+    assert len(pids) == 3, f"expected bwrap's init, the server and this execution only: {pids}"
