@@ -8,8 +8,11 @@ unconfined with ``STOCHBOX_SCENARIO_PYTHON`` (default ``/usr/bin/python3``,
 Debian's runtime, like the sandbox image): for authors on a machine without a
 sandbox, never for untrusted code.
 
-Every ground-truth program is run three times (seed A, seed A again, seed B);
-the runs of all collected scenarios are started together on a small thread
+Every ground-truth program is run three times: seed A with ``N_FIT`` draws for
+canonical scenarios (their goodness-of-fit sample) or ``N_SMALL`` otherwise,
+seed A again with as many, and seed B with ``N_SMALL``. (A sandbox execution
+costs more than its draws, so reusing the large run beats extra small ones.)
+The runs of all collected scenarios are started together on a small thread
 pool so a sandbox pool, where the backend has one, is kept busy.
 """
 
@@ -33,12 +36,13 @@ from stochbox.seeding import derive_seed
 from stochbox.truth import program_for
 
 WORKERS = 2
-#: Draws per run: enough for a goodness-of-fit test in the canonical pack, few otherwise.
+#: Draws per run: a goodness-of-fit sample (canonical), few otherwise.
 N_FIT = 5000
 N_SMALL = 200
 
 
 def draws_for(sc: Scenario) -> int:
+    """Draws of the seed-A runs: a goodness-of-fit sample for canonical scenarios, few otherwise."""
     return N_FIT if sc.kind is Kind.canonical else N_SMALL
 
 
@@ -54,10 +58,10 @@ class Run:
 
 @dataclass(frozen=True)
 class RunSet:
-    n: int
+    n: int  # draws in first and again
     first: Run  # seed A
     again: Run  # seed A again
-    other: Run  # seed B
+    other: Run  # seed B, N_SMALL draws
 
 
 def _run(sandbox: Sandbox, sc: Scenario, n: int, seed: int) -> Run:
@@ -77,9 +81,9 @@ def _run(sandbox: Sandbox, sc: Scenario, n: int, seed: int) -> Run:
 
 
 def _run_set(sandbox: Sandbox, sc: Scenario) -> RunSet:
-    n = draws_for(sc)
     seed_a, seed_b = derive_seed("scenario-checks", sc.id, "a"), derive_seed("scenario-checks", sc.id, "b")
-    return RunSet(n, _run(sandbox, sc, n, seed_a), _run(sandbox, sc, n, seed_a), _run(sandbox, sc, n, seed_b))
+    n = draws_for(sc)
+    return RunSet(n, _run(sandbox, sc, n, seed_a), _run(sandbox, sc, n, seed_a), _run(sandbox, sc, N_SMALL, seed_b))
 
 
 def _open_library_sandbox() -> Sandbox:

@@ -63,11 +63,11 @@ def test_tags_name_kind_family_wording_support(scenario: Scenario) -> None:
 @pytest.mark.parametrize("scenario", ALL)
 def test_ground_truth_runs_within_its_time_limit(scenario: Scenario, library_runs) -> None:
     runs = library_runs.get(scenario)
-    run = runs.first
+    run, n = runs.first, runs.n
     assert run.problem is None, run.problem
     assert run.result.duration_s <= scenario.ground_truth.timeout_s
-    samples = parse_samples(scenario, run.result, runs.n)  # the truth contract (raises TruthError)
-    assert len(samples) == runs.n
+    samples = parse_samples(scenario, run.result, n)  # the truth contract (raises TruthError)
+    assert len(samples) == n
 
 
 @pytest.mark.parametrize("scenario", ALL)
@@ -75,7 +75,7 @@ def test_ground_truth_is_deterministic_under_a_seed(scenario: Scenario, library_
     runs = library_runs.get(scenario)
     assert runs.first.problem is None and runs.again.problem is None and runs.other.problem is None
     assert runs.first.values == runs.again.values, "same seed gave different samples"
-    assert runs.first.values != runs.other.values, "different seeds gave identical samples"
+    assert runs.first.values[: len(runs.other.values)] != runs.other.values, "different seeds gave identical samples"
 
 
 def _raw_sample_problem(scenario: Scenario, value) -> str | None:
@@ -124,9 +124,9 @@ def test_samples_match_declared_support_and_format(scenario: Scenario, library_r
 @pytest.mark.parametrize("scenario", CANONICAL_WITH_REFERENCE)
 def test_canonical_ground_truth_fits_its_reference(scenario: Scenario, library_runs) -> None:
     runs = library_runs.get(scenario)
-    assert runs.first.problem is None, runs.first.problem
-    samples = parse_samples(scenario, runs.first.result, runs.n)
-    checks = reference_fit(scenario, samples)
+    run, n = runs.first, runs.n
+    assert run.problem is None, run.problem
+    checks = reference_fit(scenario, parse_samples(scenario, run.result, n))
     failed = [c for c in checks if not c.pvalue > ALPHA]
     assert not failed, "; ".join(f"{c.what}: statistic {c.statistic:.4g}, p = {c.pvalue:.3g}" for c in failed)
 
@@ -163,8 +163,9 @@ CANONICAL_WITHOUT_REFERENCE = [p for p in ALL if p.values[0].kind is Kind.canoni
 def test_canonical_ground_truth_without_reference_fits_its_stated_law(scenario: Scenario, library_runs) -> None:
     assert scenario.id in STATED_LAWS, "a canonical scenario needs a scipy reference or a law in STATED_LAWS"
     runs = library_runs.get(scenario)
-    assert runs.first.problem is None, runs.first.problem
-    checks = STATED_LAWS[scenario.id](np.asarray(parse_samples(scenario, runs.first.result, runs.n), dtype=float))
+    run, n = runs.first, runs.n
+    assert run.problem is None, run.problem
+    checks = STATED_LAWS[scenario.id](np.asarray(parse_samples(scenario, run.result, n), dtype=float))
     failed = [c for c in checks if not c.pvalue > ALPHA]
     assert not failed, "; ".join(f"{c.what}: statistic {c.statistic:.4g}, p = {c.pvalue:.3g}" for c in failed)
 
