@@ -12,6 +12,7 @@ variation between empirical laws: discrete, categorical, permutations),
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 
@@ -43,7 +44,8 @@ def tv_distance(agent: Sequence, reference: Sequence) -> float:
     """Total variation between the empirical distributions of two samples of hashable values."""
     ca, cr = Counter(agent), Counter(reference)
     n, m = len(agent), len(reference)
-    return 0.5 * sum(abs(ca[v] / n - cr[v] / m) for v in set(ca) | set(cr))
+    # fsum over sorted keys: the result must not depend on set order (hash randomisation)
+    return 0.5 * math.fsum(abs(ca[v] / n - cr[v] / m) for v in sorted(set(ca) | set(cr), key=str))
 
 
 def numeric_effects(agent: np.ndarray, reference: np.ndarray, *, discrete: bool) -> dict[str, float]:

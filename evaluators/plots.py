@@ -20,6 +20,8 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+# Deterministic SVG: fixed ids instead of uuid-salted ones (the report must be byte-identical run to run).
+matplotlib.rcParams["svg.hashsalt"] = "stochbox"
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -32,7 +34,7 @@ MAX_BAR_CATEGORIES = 30
 
 def _png(fig, css: str, alt: str) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode()
     return f'<img class="{css}" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
@@ -40,7 +42,7 @@ def _png(fig, css: str, alt: str) -> str:
 
 def _svg(fig, css: str) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     svg = buf.getvalue()
     svg = svg[svg.index("<svg") :]  # drop the XML prolog and doctype: inline SVG in HTML
@@ -120,7 +122,7 @@ def _bars(scenario: Scenario, arms: Mapping[str, Sequence[Any]], reference: Sequ
     elif scenario.support is Support.categorical and scenario.labels:
         ordered = [lab for lab in scenario.labels if lab in keys]
     else:
-        ordered = sorted(keys, key=lambda k: -ref_counts[k])
+        ordered = sorted(keys, key=lambda k: (-ref_counts[k], k))
     truncated = len(ordered) > MAX_BAR_CATEGORIES
     if truncated:  # keep the most frequent categories overall, in their natural order
         total = Counter(ref_counts)

@@ -102,7 +102,8 @@ def compare_command(
     if n is not None and any(n > r.config.n for r in runs):
         raise ConfigError(f"--n {n} is larger than a run's N ({min(r.config.n for r in runs)})")
     rule = get_preset(preset or runs[0].config.preset, alpha if alpha is not None else runs[0].config.alpha)
-    comparisons = compare_runs(runs, rule, n=n, bootstrap=bootstrap) if _comparable(runs) else []
+    # A single-arm run has nothing to compare (compare_runs says so) unless only fidelity was asked for.
+    comparisons = compare_runs(runs, rule, n=n, bootstrap=bootstrap) if (_comparable(runs) or not fidelity) else []
     fidelity_reports: list[FidelityReport] = []
     if fidelity:
         from stochbox.runner import open_run_sandbox

@@ -7,8 +7,14 @@ deterministic; the sandboxed truth path is exercised in the calibration tests.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 
 from stochbox.scenarios import resolve_packs
 
@@ -31,6 +37,15 @@ def draw(scenario_id: str, n: int, rng: np.random.Generator) -> list:
     raise KeyError(scenario_id)
 
 
+def require_or_skip(flag: str, available: bool, why: str) -> None:
+    """Skip when a machine feature is absent -- unless ``flag``=1 makes it mandatory (then fail)."""
+    if available:
+        return
+    if os.environ.get(flag) == "1":
+        pytest.fail(f"{why} but {flag}=1 makes it mandatory")
+    pytest.skip(why)
+
+
 @pytest.fixture(scope="session")
 def canonical():
     """The five built-in canonical scenarios (one per support) whose laws :func:`draw` knows."""
@@ -42,3 +57,58 @@ def references(canonical):
     """10,000 reference samples per canonical scenario (fixed seed)."""
     rng = np.random.default_rng(20260101)
     return {sid: draw(sid, 10_000, rng) for sid in canonical}
+
+
+# Tool mode runs a real program in the sandbox; normal-explicit's program is deliberately wrong (sd 3, not 2).
+_PROGRAMS = {
+    "normal-explicit": ("ANSWER: 10", "import numpy as np\nprint(np.random.normal(10, 3))"),
+    "die-roll": ("ANSWER: 4", "import random\nprint(random.randint(1, 6))"),
+    "weather-categorical": (
+        "ANSWER: sun",
+        "import numpy as np\nprint(np.random.choice(['sun', 'cloud', 'rain'], p=[0.5, 0.3, 0.2]))",
+    ),
+    "shuffle-abcd": ('ANSWER: ["A", "B", "C", "D"]', "import random, json\nx = list('ABCD')\nrandom.shuffle(x)\nprint(json.dumps(x))"),
+}
+SCRIPT = yaml.safe_dump(
+    {
+        "scenarios": {
+            sid: {
+                "native": [{"text": native}],
+                "tool": [
+                    {"tool_calls": [{"name": "python", "args": {"code": code}}]},
+                    {"tool_calls": [{"name": "submit", "args": {"answer": "{{last_output_line}}"}}]},
+                ],
+            }
+            for sid, (native, code) in _PROGRAMS.items()
+        }
+    }
+)
+SCRIPTED_SCENARIOS = ("normal-explicit", "die-roll", "weather-categorical", "shuffle-abcd")
+
+
+def stochbox_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The real command line, in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "stochbox", *args], capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
+    )
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("truth-cache")
+
+
+@pytest.fixture(scope="session")
+def scripted_run(tmp_path_factory, cache_dir) -> Path:
+    """A real run: a scripted model, native (constant answers) and tool mode (sandboxed programs), N=30."""
+    root = tmp_path_factory.mktemp("scripted-run")
+    script = root / "script.yaml"
+    script.write_text(SCRIPT)
+    out = root / "run"
+    args = ["run", "--model", f"scripted:{script}", "--pack", "canonical", "--mode", "both", "--n", "30",
+            "--reference-n", "3000", "--sandbox", "unsafe-subprocess", "--cache-dir", str(cache_dir), "--out", str(out), "-q", "-c", "16"]
+    for sid in SCRIPTED_SCENARIOS:
+        args += ["-s", sid]
+    proc = stochbox_cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    return out
