@@ -45,6 +45,8 @@ class JailCgroup:
         if not (mem_root / "cgroup.procs").exists() or not (pids_root / "cgroup.procs").exists():
             return None
         mem, pid = mem_root / "stochbox" / name, pids_root / "stochbox" / name
+        for parent in (mem.parent, pid.parent):
+            _remove_stale(parent.glob("*-*"))
         made = cls([mem, pid], memory_bytes, pids, 1)
         try:
             for d in made.dirs:
@@ -65,6 +67,7 @@ class JailCgroup:
         if "memory" not in enabled or "pids" not in enabled:
             return None
         d = CGROUP_ROOT / f"stochbox-{name}"
+        _remove_stale(CGROUP_ROOT.glob("stochbox-*-*"))
         made = cls([d], memory_bytes, pids, 2)
         try:
             d.mkdir(exist_ok=True)
@@ -95,3 +98,15 @@ class JailCgroup:
                     break
                 except OSError:
                     time.sleep(0.02)
+
+
+def _remove_stale(dirs) -> None:
+    """Remove cgroups left by stochbox processes that died without closing (names start with their pid)."""
+    for d in dirs:
+        owner = d.name.removeprefix("stochbox-").split("-", 1)[0]
+        if not d.is_dir() or not owner.isdigit() or Path(f"/proc/{owner}").exists():
+            continue
+        try:
+            d.rmdir()  # fails, harmlessly, while processes are still inside
+        except OSError:
+            pass
