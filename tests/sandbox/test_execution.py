@@ -150,7 +150,7 @@ async def test_aexecute_runs_concurrently_with_the_event_loop(sandbox):
     res = await sandbox.aexecute("import time; time.sleep(0.5); print('done')")
     task.cancel()
     assert res.stdout == "done\n"
-    assert ticks >= 10, "the event loop was blocked during aexecute"
+    assert ticks >= 5, "the event loop was blocked during aexecute"
 
 
 def test_concurrent_calls_on_one_server_are_serialised(sandbox):
