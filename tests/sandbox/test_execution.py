@@ -97,7 +97,7 @@ def test_timeout_kills_a_setsid_grandchild(sandbox):
     t0 = time.monotonic()
     res = sandbox.execute(code, timeout_s=1.5)
     assert res.timed_out and res.killed_reason == "timeout"
-    assert time.monotonic() - t0 < 6
+    assert time.monotonic() - t0 < 10  # killed on time, not after the 60 s sleep
     grandchild = int(res.stdout)
     probe = sandbox.execute(f"import os\ntry:\n    os.kill({grandchild}, 0); print('alive')\nexcept OSError:\n    print('gone')")
     assert probe.stdout.strip() == "gone"
