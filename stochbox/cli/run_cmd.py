@@ -23,7 +23,7 @@ from stochbox.config import RunConfig, TruthConfig
 from stochbox.errors import ConfigError
 from stochbox.reference import ReferenceCache, fill_cache
 from stochbox.report import build_report, print_report, report_console
-from stochbox.runinfo import RunInfo
+from stochbox.runinfo import RUN_FILE, RunInfo
 from stochbox.runner import RunOutcome, open_run_sandbox, resume_run, start_run
 from stochbox.scenarios import resolve_packs, select_scenarios
 
@@ -114,7 +114,10 @@ def _with_progress(do_run, run_dir: Path, *, quiet: bool) -> RunOutcome:
         with progress:
             return do_run(hook)
     except KeyboardInterrupt:
-        typer.echo(f"interrupted: finished episodes are saved in {run_dir}; resume with: stochbox run --resume {run_dir}", err=True)
+        if (run_dir / RUN_FILE).is_file():
+            typer.echo(f"interrupted: finished episodes are saved in {run_dir}; resume with: stochbox run --resume {run_dir}", err=True)
+        else:
+            typer.echo("interrupted before the run started; nothing was saved", err=True)
         sys.exit(130)
 
 

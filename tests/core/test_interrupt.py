@@ -1,0 +1,55 @@
+"""Ctrl-C during a run: finished episodes are stored, the message says how to resume, resume finishes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from stochbox.runner import resume_run
+from stochbox.store import RunStore
+from stochbox.trace import read_trace
+
+
+def _stored(run_dir) -> int:
+    try:
+        db = sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True)
+        try:
+            return db.execute("SELECT COUNT(*) FROM episodes").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_sigint_keeps_finished_episodes_and_resume_completes(tiny_pack, sandbox_backend, sandbox, tmp_path, shared_cache):
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stochbox", "run", "--model", "baseline:collapse", "--pack", str(tiny_pack),
+         "--n", "600", "--reference-n", "500", "--out", str(run_dir), "--sandbox", sandbox_backend, "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "STOCHBOX_CACHE_DIR": str(shared_cache)},
+        # a shell's background jobs ignore SIGINT; give the child the default so Python maps it to KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 120
+    while _stored(run_dir) < 20 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"stochbox run --resume {run_dir}" in err and "Traceback" not in err
+
+    with RunStore(run_dir) as store:
+        stored = store.count()
+    events = list(read_trace(run_dir))
+    assert 20 <= stored < 2400
+    # every stored episode was announced, none twice, and the run is marked interrupted
+    assert sum(e.event == "episode_end" for e in events) == stored
+    assert [e.payload["status"] for e in events if e.event == "run_end"] == ["interrupted"]
+
+    out = resume_run(run_dir, sandbox=sandbox)
+    assert (out.status, out.done, out.ran) == ("complete", 2400, 2400 - stored)
