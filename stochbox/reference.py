@@ -193,12 +193,13 @@ class TruthOutcome(BaseModel):
 
 
 async def fill_cache(
-    scenarios: list[Scenario], n: int, root_seed: int, cache: ReferenceCache, sandbox: Sandbox, jobs: int
+    scenarios: list[Scenario], n: int, root_seed: int, cache: ReferenceCache, sandbox: Sandbox | None, jobs: int
 ) -> list[TruthOutcome]:
     """Make sure every scenario's reference is cached, ``jobs`` ground truths at a time.
 
     Never raises for a failing program: its outcome carries ``error`` and the
     others still complete. Outcomes come back in ``scenarios`` order.
+    ``sandbox=None`` only reports what is cached (a miss is an outcome with ``error``).
     """
     gate = asyncio.Semaphore(jobs)
 
@@ -207,6 +208,10 @@ async def fill_cache(
         async with gate:
             t0 = time.perf_counter()
             try:
+                if sandbox is None:
+                    if cache.load(ref.key) is None:
+                        raise RunStoreError(f"scenario '{sc.id}': reference not in the truth cache {cache.root}")
+                    return TruthOutcome(scenario=sc.id, n=n, key=ref.key, cached=True)
                 _, cached = await cache.aget_ref(ref, sc, sandbox)
             except StochboxError as exc:
                 return TruthOutcome(scenario=sc.id, n=n, key=ref.key, seconds=time.perf_counter() - t0, error=str(exc))

@@ -134,10 +134,14 @@ def truth_command(
     cfg = TruthConfig.from_options(packs=pack or None, scenarios=scenario or None, n=n, seed=seed, cache_dir=cache_dir, sandbox=sandbox, jobs=jobs)
     scenarios = select_scenarios(resolve_packs(cfg.packs), cfg.scenarios)
     cache = ReferenceCache(cfg.cache_dir)
-    with open_run_sandbox(cfg.sandbox, cfg.jobs) as sb:
-        if not sb.isolating:
-            typer.echo(f"warning: sandbox '{sb.name}' does not isolate; ground truth runs unconfined", err=True)
-        outcomes = asyncio.run(fill_cache(scenarios, cfg.n, cfg.seed, cache, sb, cfg.jobs))
+    missing = [sc for sc in scenarios if cache.load(cache.ref(sc, cfg.n, cfg.seed).key) is None]
+    if not missing:  # a sandbox is opened only when some ground truth has to run
+        outcomes = asyncio.run(fill_cache(scenarios, cfg.n, cfg.seed, cache, None, cfg.jobs))
+    else:
+        with open_run_sandbox(cfg.sandbox, cfg.jobs) as sb:
+            if not sb.isolating:
+                typer.echo(f"warning: sandbox '{sb.name}' does not isolate; ground truth runs unconfined", err=True)
+            outcomes = asyncio.run(fill_cache(scenarios, cfg.n, cfg.seed, cache, sb, cfg.jobs))
     table = Table(title=f"reference samples in {cache.root}")
     for col in ("scenario", "n", "status", "seconds"):
         table.add_column(col, justify="right" if col in ("n", "seconds") else "left")

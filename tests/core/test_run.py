@@ -152,3 +152,12 @@ def test_episodes_are_committed_as_they_finish(tiny_pack, sandbox_backend, sandb
 
     start_run(_config(tiny_pack, sandbox_backend, models=["baseline:collapse"], n=40), tmp_path / "run", progress=peek, sandbox=sandbox)
     assert seen and all(done == stored for done, stored in seen)
+
+
+def test_an_unsafe_sandbox_is_marked_unconfined_in_the_trace(tiny_pack, tmp_path):
+    cfg = RunConfig(models=["baseline:collapse"], packs=[str(tiny_pack)], scenarios=["coin"], n=2, reference_n=50, sandbox="unsafe-subprocess")
+    start_run(cfg, tmp_path / "run")
+    start = next(read_trace(tmp_path / "run"))
+    assert start.event == "run_start" and start.payload["unconfined"] is True
+    assert start.payload["sandbox"]["backend"] == "unsafe-subprocess" and start.payload["sandbox"]["isolating"] is False
+    assert read_run_info(tmp_path / "run").sandbox["isolating"] is False
