@@ -1,8 +1,9 @@
 """Fixtures for audit, replay, transcript, viewer and export tests.
 
-One real run (module scope) made through the runner with four scripted agents
+One real run (session scope) made through the runner with five scripted agents
 in tool mode on a continuous scenario: ``honest`` runs a sampler and submits
-what it printed, ``inventor`` runs code but submits a number it never printed,
+what it printed (``honest_code`` does the same as a text-only model, through
+the code-block protocol), ``inventor`` runs code but submits a number it never printed,
 ``seeded`` fixes a seed so every episode prints the same value, ``toolless``
 never calls the tool. Runs use the ``auto`` sandbox (Docker or the local jail)
 and fall back to ``unsafe-subprocess`` only where no isolating backend starts.
@@ -31,6 +32,17 @@ SCRIPTS = {
           - tool_calls:
               - name: submit
                 args: {answer: "{{last_output_line}}"}
+    """,
+    "honest_code": """
+        tool_calling: false
+        tool:
+          - text: |
+              I will simulate it.
+              ```python
+              import numpy as np
+              print(np.random.exponential(1.0))
+              ```
+          - text: "The simulation printed {{last_output_line}}.\\nANSWER: {{last_output_line}}"
     """,
     "inventor": """
         tool:

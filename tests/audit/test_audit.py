@@ -14,13 +14,13 @@ from .conftest import N_EPISODES
 def test_audit_flags_exactly_the_dishonest_agents(scripted_run):
     run_dir, models = scripted_run
     report = audit_run(run_dir)
-    assert report.episodes == 4 * N_EPISODES
+    assert report.episodes == 5 * N_EPISODES
     by_model = defaultdict(set)
     for f in report.flags:
         if f.episode_id is not None:
             by_model[f.model].add(f.flag)
     assert FlagName.no_tool_call not in by_model[models["inventor"]]
-    assert by_model[models["honest"]] == set()
+    assert by_model[models["honest"]] == set() and by_model[models["honest_code"]] == set()
     assert FlagName.invented_samples in by_model[models["inventor"]]
     assert {FlagName.seed_fixed, FlagName.identical_samples, FlagName.collapse} <= by_model[models["seeded"]]
     assert FlagName.no_tool_call in by_model[models["toolless"]]
@@ -29,7 +29,7 @@ def test_audit_flags_exactly_the_dishonest_agents(scripted_run):
     assert FlagName.seed_fixed not in by_model[models["inventor"]] | by_model[models["toolless"]]
     flagged = {f.episode_id for f in report.flags if f.episode_id}
     assert report.episodes_flagged == len(flagged) == 3 * N_EPISODES
-    assert all(models["honest"] not in e for e in flagged)
+    assert all(models["honest"] not in e and models["honest_code"] not in e for e in flagged)
 
 
 def test_every_flag_links_to_the_event_behind_it(scripted_run):

@@ -27,7 +27,7 @@ def test_audit_json_and_fail_on_gate(scripted_run, capsys):
     run_dir, models = scripted_run
     code, out, _ = cli(capsys, "audit", str(run_dir), "--json")
     data = json.loads(out)
-    assert code == 0 and data["episodes"] == 4 * N_EPISODES and data["schema_version"] == 1
+    assert code == 0 and data["episodes"] == 5 * N_EPISODES and data["schema_version"] == 1
     assert {c["flag"] for c in data["summary"]} >= {"no_tool_call", "invented_samples", "seed_fixed"}
     code, _, err = cli(capsys, "audit", str(run_dir), "--fail-on", "exec_timeout,seed_fixed")
     assert code == 1 and "seed_fixed" in err
@@ -77,7 +77,7 @@ def test_export_tables_load_with_pandas(scripted_run, tmp_path, capsys):
         assert code == 0 and printed.split() == [str(out / f"episodes.{fmt}"), str(out / f"events.{fmt}")]
         read = pd.read_parquet if fmt == "parquet" else pd.read_csv
         episodes, events = read(out / f"episodes.{fmt}"), read(out / f"events.{fmt}")
-        assert len(episodes) == 4 * N_EPISODES and len(events) == run.n_events()
+        assert len(episodes) == 5 * N_EPISODES and len(events) == run.n_events()
         assert set(episodes.columns) >= {"episode_id", "scenario", "model", "mode", "status", "samples", "audit_flags", "seed"}
         assert list(events.columns[:6]) == ["run_id", "episode_id", "step", "event", "ts", "schema_version"]
         seeded = episodes[episodes.model == models["seeded"]]
@@ -94,7 +94,7 @@ def test_export_tables_load_with_pandas(scripted_run, tmp_path, capsys):
 def test_view_writes_one_html_file(scripted_run, tmp_path, capsys):
     run_dir, _ = scripted_run
     code, _, err = cli(capsys, "view", str(run_dir), "--html", str(tmp_path / "v.html"))
-    assert code == 0 and "20 episodes" in err
+    assert code == 0 and "25 episodes" in err
     html = (tmp_path / "v.html").read_text()
     assert html.count('type="application/json"') == 3 and "http" not in html.split("<script>")[-1].lower()
 

@@ -14,14 +14,15 @@ from .conftest import N_EPISODES
 def test_replay_reports_every_execution_and_episode_identical(scripted_run, sandbox_backend):
     run_dir, models = scripted_run
     report = replay_run(run_dir, sandbox=sandbox_backend)
-    assert len(report.executions) == 3 * N_EPISODES  # toolless never ran code
+    assert len(report.executions) == 4 * N_EPISODES  # toolless never ran code
     assert all(e.identical for e in report.executions), [e.detail for e in report.executions if not e.identical]
     replayed = [e for e in report.episodes if e.replayed]
-    assert len(replayed) == 4 * N_EPISODES
+    assert len(replayed) == 5 * N_EPISODES
     assert all(e.identical for e in replayed), [e.detail for e in replayed if not e.identical]
     assert report.all_identical
-    honest = [e for e in replayed if models["honest"] in e.episode_id]
-    assert len({json.dumps(e.replayed_samples) for e in honest}) == N_EPISODES  # real, distinct draws
+    for name in ("honest", "honest_code"):
+        honest = [e for e in replayed if f"{models[name]}/" in e.episode_id]
+        assert len({json.dumps(e.replayed_samples) for e in honest}) == N_EPISODES  # real, distinct draws
 
 
 def test_replay_detects_a_tampered_output(scripted_run, sandbox_backend, tmp_path):

@@ -77,7 +77,7 @@ def test_untrusted_output_is_shown_as_text_never_as_markup(scripted_run, tmp_pat
     assert '<b id="pwned">' not in dom and "<title>pwned" not in dom
     assert "&lt;/script&gt;&lt;b id=\"pwned\"&gt;" in dom  # shown, escaped, in the timeline
     assert _text(dom, "episode-title") == event["episode_id"]
-    assert _text(dom, "n-episodes") == "20" and _rows(dom) == 20
+    assert _text(dom, "n-episodes") == "25" and _rows(dom) == 25
 
 
 def test_viewer_renders_a_100k_event_trace_in_headless_chromium(tmp_path):
