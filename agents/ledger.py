@@ -7,8 +7,13 @@ traced through ``ctx.emit``:
 * :meth:`call_model` emits ``model_request`` (messages as LangChain message
   dicts, tools offered) and ``model_response`` (content, tool_calls,
   latency_s, usage); it raises :class:`LimitReached` instead of calling past
-  ``max_model_calls`` or the episode deadline. Provider exceptions propagate
-  (the agent turns them into a ``failed`` outcome).
+  ``max_model_calls`` or the episode deadline. Transient provider failures
+  (429, 5xx, timeouts, lost connections) are retried through
+  :func:`stochbox.retry.call_with_retry` under the provider's adaptive
+  limiter, each retry emitting ``retry`` [where, attempt, delay_s, reason,
+  message]; other provider exceptions, and
+  :class:`~stochbox.retry.RetriesExhausted`, propagate (the agent turns
+  them into a ``failed`` outcome).
 * :meth:`execute` runs the k-th execution of the episode with seed
   ``derive_seed(ctx.seed, "exec", k)`` and emits ``sandbox_exec``; it never
   raises for what the code or the sandbox does.
@@ -16,7 +21,6 @@ traced through ``ctx.emit``:
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -26,7 +30,9 @@ from langchain_core.runnables import Runnable
 
 from stochbox.agents.base import EpisodeContext, EpisodeOutcome
 from stochbox.agents.parsing import ParsedAnswer
+from stochbox.limiter import limiter_for, provider_key
 from stochbox.results import EpisodeStatus
+from stochbox.retry import RetryPolicy, call_with_retry
 from stochbox.sandbox.base import ExecResult
 from stochbox.seeding import derive_seed
 
@@ -101,7 +107,13 @@ class EpisodeLedger:
         self.n_model_calls += 1
         t0 = time.perf_counter()
         try:
-            msg = await asyncio.wait_for(model.ainvoke(messages), timeout=remaining)
+            msg = await call_with_retry(
+                lambda: model.ainvoke(messages),
+                policy=self._retry_policy,
+                deadline=self.deadline,
+                on_retry=self._on_retry,
+                limiter=limiter_for(provider_key(model), self.limits.max_connections),
+            )
         except TimeoutError:
             raise self.hit("episode_timeout_s", self.limits.episode_timeout_s) from None
         latency = time.perf_counter() - t0
@@ -121,6 +133,13 @@ class EpisodeLedger:
             finish_reason=(msg.response_metadata or {}).get("finish_reason"),
         )
         return msg
+
+    @property
+    def _retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_retries=self.limits.max_retries, attempt_timeout_s=self.limits.request_timeout_s)
+
+    def _on_retry(self, attempt: int, delay_s: float, reason: str, message: str) -> None:
+        self.emit("retry", where="model", attempt=attempt, delay_s=round(delay_s, 3), reason=reason, message=message)
 
     async def execute(
         self, code: str, *, tool: str, globals_: dict[str, Any] | None = None, agent_code: str | None = None

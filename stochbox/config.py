@@ -26,7 +26,7 @@ SANDBOX_BACKENDS = ("auto", "docker", "local", "unsafe-subprocess")
 TOOL_PROTOCOLS = ("auto", "functions", "code")
 
 #: Fields that may change on ``--resume`` without changing any result.
-RUNTIME_FIELDS = frozenset({"sandbox", "concurrency", "jobs", "cache_dir"})
+RUNTIME_FIELDS = frozenset({"sandbox", "concurrency", "jobs", "cache_dir", "max_connections"})
 
 #: Command-line spelling of each field, for error messages.
 OPTION_NAMES = {
@@ -48,6 +48,9 @@ OPTION_NAMES = {
     "max_tool_calls": "--max-tool-calls",
     "exec_timeout_s": "--exec-timeout",
     "episode_timeout_s": "--episode-timeout",
+    "max_retries": "--max-retries",
+    "request_timeout_s": "--request-timeout",
+    "max_connections": "--max-connections",
     "sandbox": "--sandbox",
     "concurrency": "--concurrency",
     "jobs": "--jobs",
@@ -79,11 +82,14 @@ class RunConfig(BaseModel):
     max_tool_calls: int = Field(default=6, ge=0)
     exec_timeout_s: float = Field(default=10.0, gt=0)
     episode_timeout_s: float = Field(default=300.0, gt=0)
+    max_retries: int = Field(default=6, ge=0, le=100)  # per model call, on 429/5xx/timeouts (stochbox.retry)
+    request_timeout_s: float | None = Field(default=None, gt=0)  # per model-call attempt
     # runtime only (see RUNTIME_FIELDS)
     sandbox: Literal["auto", "docker", "local", "unsafe-subprocess"] = "auto"
     concurrency: int = Field(default=8, ge=1, le=4096)
     jobs: int = Field(default=2, ge=1, le=256)  # concurrent ground-truth executions
     cache_dir: str | None = None
+    max_connections: int | None = Field(default=None, ge=1, le=4096)  # per provider (stochbox.limiter)
 
     @field_validator("models")
     @classmethod
@@ -119,6 +125,9 @@ class RunConfig(BaseModel):
                 max_tool_calls=self.max_tool_calls,
                 exec_timeout_s=self.exec_timeout_s,
                 episode_timeout_s=self.episode_timeout_s,
+                max_retries=self.max_retries,
+                request_timeout_s=self.request_timeout_s,
+                max_connections=self.max_connections,
             ),
         )
 
