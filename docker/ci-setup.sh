@@ -4,7 +4,7 @@
 #   1. install docker.io and debootstrap (apt) when missing;
 #   2. start dockerd (no bridge, no iptables: sandbox containers have no
 #      network anyway) when no engine answers;
-#   3. build the sandbox image offline when it is missing.
+#   3. build the sandbox image offline when it is missing or outdated.
 # Needs root for steps 1-2. Log of a dockerd started here: $STOCHBOX_DOCKERD_LOG.
 set -euo pipefail
 
@@ -40,9 +40,11 @@ if ! engine_answers; then
 fi
 echo "ci-setup: docker engine answers ($(docker version --format '{{.Server.Version}}'))"
 
-if docker image inspect "$image" >/dev/null 2>&1; then
-    echo "ci-setup: image $image present"
-else
-    echo "ci-setup: building $image offline"
-    "$python" -c "import sys; from stochbox.sandbox.image import build_image; build_image(tag=sys.argv[1])" "$image"
-fi
+# Builds when missing (offline: no registry here), or when an earlier offline
+# build used an older recipe; a present current image costs one inspect.
+"$python" - "$image" <<'PY'
+import sys
+from stochbox.sandbox.image import ensure_image
+built = ensure_image(sys.argv[1])
+print(f"ci-setup: image {sys.argv[1]} " + ("present" if built is None else f"built: {built.model_dump_json()}"))
+PY

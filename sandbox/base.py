@@ -142,3 +142,6 @@ class SandboxSpec(BaseModel):
     cpus: float = Field(default=1.0, gt=0)
     pids: int = Field(default=64, ge=8)
     image: str = "stochbox-sandbox:latest"
+    #: Extra Docker container options. They may only *add* confinement; one that would
+    #: weaken the hardened defaults is a ConfigError (see ``sandbox/docker_options.py``).
+    docker_options: dict[str, Any] = Field(default_factory=dict)

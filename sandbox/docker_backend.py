@@ -38,6 +38,7 @@ import struct
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -274,13 +275,18 @@ class DockerChannel:
         return "; ".join(parts)
 
 
+def _kill_channels(channels: list[DockerChannel]) -> None:
+    for channel in list(channels):
+        channel.kill()
+
+
 # --------------------------------------------------------------------------- the backend
 
 
 class DockerSandbox(PooledSandbox):
     """Hardened Docker containers, ``spec.pool_size`` of them, each serving one execution at a time.
 
-    ``run_options`` adds container options (see
+    ``run_options`` (default: ``spec.docker_options``) adds container options (see
     :func:`~stochbox.sandbox.docker_options.merge_options`); an option that
     would weaken the hardened defaults raises ``ConfigError`` before any
     container starts. Raises ``SandboxUnavailableError`` when no engine
@@ -295,11 +301,13 @@ class DockerSandbox(PooledSandbox):
 
         self.spec = spec or SandboxSpec(backend="docker")
         self.run_id = uuid.uuid4().hex[:12]
+        if run_options is None:
+            run_options = self.spec.docker_options
         options = merge_options(hardened_options(self.spec, tmp_mb=tmp_mb), run_options)
         options["environment"] = dict(SERVER_ENV)
         options["mem_limit"] = options["memswap_limit"] = f"{self.spec.memory_mb + SERVER_HEADROOM_MB}m"
         options["labels"] = {**options.get("labels", {}), **owner_labels(self.run_id)}
-        self._fixed_user = run_options is not None and "user" in run_options
+        self._fixed_user = "user" in run_options
         try:
             self._seccomp, self._seccomp_problem = build_bpf(), ""
         except SeccompUnavailable as exc:
@@ -307,6 +315,8 @@ class DockerSandbox(PooledSandbox):
         self._options = options
         self._channels: list[DockerChannel] = []
         self._channels_lock = threading.Lock()
+        # A sandbox dropped without close() still removes its containers at exit.
+        weakref.finalize(self, _kill_channels, self._channels)
         self.client = docker_client()
         try:
             self.client.images.get(self.spec.image)
@@ -363,7 +373,7 @@ class DockerSandbox(PooledSandbox):
                 hint="check 'docker info'; rebuild the image with: stochbox sandbox build-image",
             ) from None
         with self._channels_lock:
-            self._channels = [c for c in self._channels if not c._killed] + [channel]
+            self._channels[:] = [c for c in self._channels if not c._killed] + [channel]
         return channel
 
     @staticmethod

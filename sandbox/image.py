@@ -10,7 +10,8 @@ image never goes stale when stochbox is upgraded.
   ``debian:bookworm-slim`` base and apt inside the build).
 * ``debootstrap``: offline from Debian's packages, for machines without a
   registry: ``debootstrap --variant=minbase`` into a temporary root file
-  system, trimmed (docs, caches, compilers' headers, setuid bits), packed as a
+  system without scipy's unused compiler toolchain (:data:`EXCLUDE`), trimmed
+  (docs, caches, headers, setuid bits), packed as a
   tarball cached under the user cache dir, and ``docker import``-ed. A rebuild
   with the cached tarball takes seconds. Needs root and ``debootstrap``.
 
@@ -42,8 +43,21 @@ from stochbox.errors import SandboxUnavailableError
 
 DEFAULT_TAG = "stochbox-sandbox:latest"
 SUITE = "bookworm"
-PACKAGES = ("python3-minimal", "python3-numpy", "python3-scipy")
+# libopenblas0-pthread: the BLAS/LAPACK Debian picks when numpy is installed normally (the jail
+# uses the host's); without it linear algebra falls back to reference BLAS and differs in the last bits.
+PACKAGES = ("python3-minimal", "python3-numpy", "python3-scipy", "libopenblas0-pthread")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+#: python3-scipy hard-depends on python3-pythran, which drags in a C++ toolchain,
+#: Boost and Python headers (~600 MB) that nothing imports at run time. Leaving
+#: it out halves the build, and sandboxed code gets no compiler.
+EXCLUDE = ("python3-pythran",)
+# Paths removed from the root file system: nothing the sandboxed Python needs.
+_TRIM = (
+    "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian",
+    "usr/include", "var/cache/apt", "var/lib/apt/lists", "var/log", "usr/lib/gcc", "usr/libexec/gcc",
+)
+#: Identifies the offline recipe; an image labelled with another one is rebuilt by :func:`ensure_image`.
+RECIPE = hashlib.sha256(repr((SUITE, PACKAGES, EXCLUDE, _TRIM)).encode()).hexdigest()[:12]
 #: Dockerfile-instruction changes applied on ``docker import`` (an imported image has no config).
 IMPORT_CHANGES = (
     "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -51,12 +65,10 @@ IMPORT_CHANGES = (
     "USER 65534:65534",
     "WORKDIR /tmp",
     "LABEL stochbox.image=1",
+    f"LABEL stochbox.recipe={RECIPE}",
 )
-# Paths removed from the root file system: nothing the sandboxed Python needs.
-_TRIM = (
-    "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian",
-    "usr/include", "var/cache/apt", "var/lib/apt/lists", "var/log", "usr/lib/gcc", "usr/libexec/gcc",
-)
+
+_BUILD_DPKG_CFG = Path("etc/dpkg/dpkg.cfg.d/zz-stochbox-build")
 
 Method = Literal["auto", "dockerfile", "debootstrap"]
 
@@ -126,6 +138,28 @@ def build_image(tag: str = DEFAULT_TAG, method: Method = "auto", *, mirror: str 
         client.close()
 
 
+def ensure_image(tag: str = DEFAULT_TAG, method: Method = "auto") -> ImageBuild | None:
+    """Build ``tag`` unless it exists; also rebuild an offline build of an older recipe.
+
+    Returns the build, or None when the image was already current. Images
+    without a recipe label (Dockerfile or user builds) are left alone.
+    """
+    import docker
+
+    from stochbox.sandbox.docker_backend import docker_client
+
+    client = docker_client()
+    try:
+        labels = client.images.get(tag).labels or {}
+        if labels.get("stochbox.recipe", RECIPE) == RECIPE:
+            return None
+    except docker.errors.ImageNotFound:
+        pass
+    finally:
+        client.close()
+    return build_image(tag, method)
+
+
 def _registry_reachable(client, timeout_s: float = 3.0) -> bool:
     """Whether the Dockerfile's base image is present or its registry answers."""
     import docker
@@ -167,8 +201,8 @@ def _build_from_dockerfile(client, tag: str) -> str:
 def _build_with_debootstrap(client, tag: str, mirror: str, *, fresh: bool) -> tuple[str, bool]:
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(repr((SUITE, PACKAGES, _TRIM, mirror)).encode()).hexdigest()[:12]
-    tarball = cache / f"rootfs-{SUITE}-{key}.tar"
+    mirror_key = hashlib.sha256(mirror.encode()).hexdigest()[:8]
+    tarball = cache / f"rootfs-{SUITE}-{RECIPE}-{mirror_key}.tar"
     cached = tarball.is_file() and not fresh
     if not cached:
         _make_rootfs_tarball(tarball, mirror, debs=cache / "debs")
@@ -197,9 +231,17 @@ def _make_rootfs_tarball(tarball: Path, mirror: str, *, debs: Path) -> None:
     debs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="rootfs-", dir=tarball.parent) as work:
         rootfs = Path(work) / "rootfs"
+        # debootstrap's --exclude acts before dependency resolution, so it cannot drop
+        # a dependency; its suite scripts' EXCLUDE_DEPENDENCY can. dpkg then has to
+        # accept the missing dependency when configuring (a build-only dpkg.cfg entry).
+        script = Path(work) / "suite-script"
+        excluded = " ".join(EXCLUDE)
+        script.write_text(f'. "$DEBOOTSTRAP_DIR/scripts/{SUITE}"\nEXCLUDE_DEPENDENCY="{excluded}"\n')
+        (rootfs / _BUILD_DPKG_CFG).parent.mkdir(parents=True)
+        (rootfs / _BUILD_DPKG_CFG).write_text("force-depends\n")
         cmd = [
             debootstrap, "--variant=minbase", f"--cache-dir={debs}", f"--include={','.join(PACKAGES)}",
-            SUITE, str(rootfs), mirror,
+            SUITE, str(rootfs), mirror, str(script),
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -215,6 +257,7 @@ def _make_rootfs_tarball(tarball: Path, mirror: str, *, debs: Path) -> None:
 
 
 def _trim_rootfs(rootfs: Path) -> None:
+    (rootfs / _BUILD_DPKG_CFG).unlink(missing_ok=True)
     for rel in _TRIM:
         path = rootfs / rel
         if path.is_dir() and not path.is_symlink():

@@ -160,6 +160,10 @@ def test_weakening_option_is_rejected_before_any_container_starts():
     before = {c.id for c in client.containers.list(all=True)}
     with pytest.raises(ConfigError, match="network_mode"):
         DockerSandbox(SandboxSpec(backend="docker"), run_options={"network_mode": "bridge"})
+    from stochbox.sandbox import open_sandbox
+
+    with pytest.raises(ConfigError, match="privileged"):  # the same rule for options in the spec
+        open_sandbox(SandboxSpec(backend="docker", docker_options={"privileged": True}))
     after = {c.id for c in client.containers.list(all=True, filters={"label": "stochbox.sandbox=1"})}
     client.close()
     assert not (after - before)
