@@ -31,6 +31,7 @@ descriptors are moved away so stray prints cannot corrupt the channel.
 
 import builtins
 import ctypes
+import fcntl
 import gc
 import json
 import math
@@ -52,6 +53,9 @@ MAX_FRAME = 1 << 30
 # (killed_reason "output") instead of being drained until the deadline.
 FLOOD_FACTOR = 8
 FLOOD_MIN = 1 << 20
+# How often a running execution's output pipes are drained (adaptive between these).
+POLL_MIN_S = 0.002
+POLL_MAX_S = 0.05
 # Exit status the child uses when *its own setup* failed (not the user code).
 SETUP_FAILED = 125
 
@@ -613,21 +617,28 @@ class Server:
 
     def _supervise(self, spare, start, timeout_s, cap):
         out, err, status = _Capture(cap), _Capture(cap), _Capture(1 << 16)
-        captures = {spare.out: out, spare.err: err, spare.status: status}
+        outputs = {spare.out: out, spare.err: err}
+        open_outputs = set(outputs)
+        for fd in outputs:
+            os.set_blocking(fd, False)
+            _grow_pipe(fd)
         flood_limit = max(FLOOD_FACTOR * cap, cap + FLOOD_MIN)
+        # The selector waits only for the child's end (its exit note, its exit) and the
+        # host hanging up; outputs are drained on every wake-up and at least every
+        # POLL_MAX_S. One wake-up per short execution instead of one per write.
         sel = selectors.DefaultSelector()
-        for fd in captures:
-            sel.register(fd, selectors.EVENT_READ)
+        sel.register(spare.status, selectors.EVENT_READ)
         pidfd = os.pidfd_open(spare.pid)
         sel.register(pidfd, selectors.EVENT_READ)
-        sel.register(self.rfd, selectors.EVENT_READ)  # the host hanging up ends the execution
+        sel.register(self.rfd, selectors.EVENT_READ)
         deadline = start + timeout_s
         killed_reason = None
         wait_status = None
         exit_note = b"exit:%d:" % spare.pid
+        interval = POLL_MIN_S
         try:
             while True:
-                open_outputs = [fd for fd in (spare.out, spare.err) if fd in sel.get_map()]
+                got = _read_available(outputs, open_outputs)
                 # Only the child's own note counts: forked copies share its status pipe.
                 finished = wait_status is not None or exit_note in b"".join(status.parts)
                 if finished and not open_outputs:
@@ -635,41 +646,47 @@ class Server:
                 if wait_status is not None:
                     # The child is gone but something still holds its pipes: a leftover.
                     sweep(self.config["sweep"])
-                    _drain(sel, captures)
+                    _drain(outputs, open_outputs)
+                    break
+                if out.total + err.total > flood_limit:
+                    killed_reason = "output"
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     killed_reason = "timeout"
                     break
-                for key, _ in sel.select(remaining):
+                interval = POLL_MIN_S if got else min(interval * 2, POLL_MAX_S)
+                for key, _ in sel.select(min(remaining, interval)):
                     if key.fd == pidfd:
                         sel.unregister(pidfd)
                         _, wait_status = os.waitpid(spare.pid, 0)
-                        continue
-                    if key.fd == self.rfd:
+                    elif key.fd == self.rfd:
                         sel.unregister(self.rfd)
                         if _hung_up(self.rfd):
                             killed_reason = "host_gone"
-                        continue
-                    data = os.read(key.fd, 1 << 16)
-                    if data:
-                        captures[key.fd].feed(data)
                     else:
-                        sel.unregister(key.fd)
+                        data = os.read(spare.status, 4096)
+                        if data:
+                            status.feed(data)
+                        else:
+                            sel.unregister(spare.status)
                 if killed_reason == "host_gone":
-                    break
-                if out.total + err.total > flood_limit:
-                    killed_reason = "output"
                     break
             duration = time.monotonic() - start
             if killed_reason is not None and wait_status is None:
                 _kill_tree(spare.pid)
                 _, wait_status = os.waitpid(spare.pid, 0)
                 sweep(self.config["sweep"])
-                _drain(sel, captures)
+                _drain(outputs, open_outputs)
         finally:
             sel.close()
             os.close(pidfd)
+        os.set_blocking(spare.status, False)
+        try:
+            while data := os.read(spare.status, 4096):
+                status.feed(data)
+        except BlockingIOError:
+            pass
         notes = status.text().splitlines()
         exit_lines = [n for n in notes if n.startswith("exit:%d:" % spare.pid)]
         if wait_status is not None:
@@ -723,26 +740,38 @@ def _kill_tree(pid):
             pass
 
 
-def _drain(sel, captures):
-    deadline = time.monotonic() + 1.0
-    while any(fd in sel.get_map() for fd in captures) and time.monotonic() < deadline:
-        for key, _ in sel.select(0.05):
-            if key.fd not in captures:  # the child's pidfd or the host channel
-                sel.unregister(key.fd)
-                continue
-            data = os.read(key.fd, 1 << 16)
-            if data:
-                captures[key.fd].feed(data)
-            else:
-                sel.unregister(key.fd)
-
-
-def _retire(rfd, wfd):
+def _grow_pipe(fd):
+    """Give a child's output pipe room (1 MiB) so it rarely waits for the server to drain it."""
     try:
-        req = read_frame(rfd)
-    except EOFError:
-        return
-    write_frame(wfd, {"op": "retire", "id": req.get("id"), "error": "leftover processes could not be killed"})
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+    except OSError:
+        pass  # over the user's pipe quota: the default 64 KiB still works
+
+
+def _read_available(outputs, open_outputs):
+    """Read what the non-blocking ``open_outputs`` hold now; drop those at EOF. True if anything came."""
+    got = False
+    for fd in list(open_outputs):
+        for _ in range(32):  # at most 2 MiB per call, so a flood cannot starve the deadline checks
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                break
+            if not data:
+                open_outputs.discard(fd)
+                break
+            outputs[fd].feed(data)
+            got = True
+    return got
+
+
+def _drain(outputs, open_outputs):
+    """After the execution's processes are dead: read the outputs to EOF (bounded)."""
+    deadline = time.monotonic() + 1.0
+    while open_outputs and time.monotonic() < deadline:
+        _read_available(outputs, open_outputs)
+        if open_outputs:
+            select.select(list(open_outputs), [], [], 0.05)
 
 
 def serve(rfd, wfd):
