@@ -111,6 +111,8 @@ def chat_backend(spec: str, options: AgentOptions) -> ModelBackend:
         kw["temperature"] = options.temperature
     if options.max_tokens is not None:
         kw["max_tokens"] = options.max_tokens
+    if spec.startswith(("openai:", "anthropic:")):
+        kw["max_retries"] = 0  # stochbox.retry owns the policy (traced, adaptive); client retries would multiply it
     try:
         model = init_chat_model(spec, **kw)
     except ImportError as exc:
