@@ -136,7 +136,7 @@
     state.shown = 0;
     $("list-view").hidden = true;
     $("episode-view").hidden = false;
-    const flags = e[7].map((f) => `<div><span class="flag">${esc(meta.flags[f[0]])}</span> step ${f[1]}: ${esc(f[2])}</div>`).join("");
+    const flags = e[7].map((f) => `<div><span class="flag">${esc(meta.flags[f[0]])}</span> <a href="" class="to-step" data-step="${f[1]}">step ${f[1]}</a>: ${esc(f[2])}</div>`).join("");
     $("episode-head").innerHTML = `<h2 id="episode-title">${esc(e[0])}</h2><div class="kv">scenario ${esc(meta.scenarios[e[1]])} · ${esc(meta.modes[e[2]])} mode · ` +
       `model ${esc(meta.models[e[3]])} · index ${e[4]} · <span class="status-${esc(meta.statuses[e[5]])}">${esc(meta.statuses[e[5]])}</span>` +
       `${e[10] ? " (" + esc(e[10]) + ")" : ""} · <b id="episode-events">${e[9]}</b> events</div><div>samples ${pre(e[6])}</div>${flags}`;
@@ -188,6 +188,14 @@
   });
   $("back").addEventListener("click", (ev) => { ev.preventDefault(); history.pushState("", document.title, location.pathname); route(); });
   $("more").addEventListener("click", moreEvents);
+  $("episode-head").addEventListener("click", (ev) => { // a flag's step: show that event (paging on if needed)
+    const a = ev.target.closest("a.to-step");
+    if (!a) return;
+    ev.preventDefault();
+    let target = document.getElementById("step-" + a.dataset.step);
+    while (!target && !$("more").hidden) { moreEvents(); target = document.getElementById("step-" + a.dataset.step); }
+    if (target) target.scrollIntoView({ block: "start" });
+  });
   window.addEventListener("hashchange", route);
   route();
   const ms = performance.now();

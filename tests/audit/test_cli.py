@@ -106,3 +106,16 @@ def test_export_without_the_extra_names_it(scripted_run, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "pandas", None)  # what an installation without the 'export' extra sees
     code, _, err = cli(capsys, "export", str(run_dir))
     assert code == 2 and "stochbox[export]" in err
+
+
+def test_replay_command_json_for_chosen_episodes(scripted_run, sandbox_backend, capsys):
+    run_dir, models = scripted_run
+    chosen = [f"{models['seeded']}/tool/expo/1", f"{models['toolless']}/tool/expo/0"]
+    argv = ["replay", str(run_dir), "--json", "--sandbox", sandbox_backend]
+    code, out, _ = cli(capsys, *argv, *(a for e in chosen for a in ("--episode", e)))
+    data = json.loads(out)
+    assert code == 0 and data["summary"]["all_identical"] is True
+    assert {e["episode_id"] for e in data["episodes"]} == set(chosen)
+    assert [e["episode_id"] for e in data["executions"]] == [chosen[0]]  # toolless ran no code
+    code, _, err = cli(capsys, "replay", str(run_dir), "--episode", "nope")
+    assert code == 4 and "episode 'nope'" in err
