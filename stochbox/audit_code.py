@@ -11,7 +11,8 @@ A call *fixes a seed* when it is
   it replaces the harness seeding, whatever the argument;
 * a generator constructor whose seed argument is a literal (or a module-level
   name bound to one): ``default_rng(42)``, ``RandomState(7)``,
-  ``SeedSequence(1)``, ``Random(3)``, ``PCG64(5)``, ``MT19937(5)`` ...
+  ``SeedSequence(1)``, ``Random(3)``, ``PCG64(5)``, ``MT19937(5)`` ...;
+* any call with a literal ``random_state=`` (``scipy.stats.expon.rvs(random_state=0)``).
   Without a literal (``default_rng()``, ``default_rng(os.getpid())``) the
   stream still varies, so it is not flagged.
 """
@@ -108,6 +109,10 @@ def seed_fixing_calls(code: str) -> list[Finding]:
         if not isinstance(node, ast.Call):
             continue
         name = _callee(node)
+        state = next((kw.value for kw in node.keywords if kw.arg == "random_state"), None)
+        if state is not None and _is_literal(state, literals):  # scipy.stats ... .rvs(random_state=0)
+            found.append(Finding(node.lineno, _segment(code, node)))
+            continue
         arg = _seed_arg(node)
         if arg is None:
             continue

@@ -11,7 +11,8 @@ load with ``pandas.read_parquet``/``read_csv``. Column names are stable:
 * events: ``run_id, episode_id, step, event, ts, schema_version`` (the
   :class:`~stochbox.trace.TraceEvent` fields), the most used payload fields
   as their own columns (``tool, call_id, seed, exit_code, ok``), and the whole
-  payload as JSON text in ``payload``.
+  payload as JSON text in ``payload``. Rows: run-level events first, then
+  each episode's events in step order.
 
 pandas and pyarrow are the ``export`` extra, imported only here;
 :class:`~stochbox.errors.MissingExtraError` names it when absent.

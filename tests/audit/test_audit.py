@@ -65,6 +65,8 @@ def test_seed_detection_uses_the_syntax_tree():
     assert [f.text for f in seed_fixing_calls("import numpy as np\ng = np.random.Generator(np.random.PCG64(9))")] == [
         "np.random.Generator(np.random.PCG64(9))"
     ]
+    assert len(seed_fixing_calls("from scipy import stats\nprint(stats.expon.rvs(size=3, random_state=0))")) == 1
+    assert seed_fixing_calls("from scipy import stats\nprint(stats.expon.rvs(size=3, random_state=None))") == []
     # unseeded generators, seeds in strings and comments, and re-seeding with None are not fixed seeds
     assert seed_fixing_calls("import numpy as np\nrng = np.random.default_rng()\nprint(rng.random())") == []
     assert seed_fixing_calls("# random.seed(1)\nprint('random.seed(1)')") == []
