@@ -140,7 +140,11 @@ class _Run:
 
     async def execute(self, *, resumed: bool) -> RunOutcome:
         store = RunStore(self.run_dir, create=not resumed)
-        trace = TraceWriter(self.run_dir, self.info.run_id)
+        try:
+            trace = _GuardedTrace(TraceWriter(self.run_dir, self.info.run_id))
+        except OSError as exc:
+            store.close()
+            raise _trace_error(self.run_dir, exc) from None
         statuses: dict[str, int] = {}
         ran = 0
         status = "interrupted"
@@ -205,7 +209,7 @@ class _Run:
         finally:
             try:
                 trace.emit("run_end", status=status, episodes=store.count(), ran=ran)
-            except Exception:  # the trace must not mask the real error
+            except StochboxError:  # a full disk must not mask the error that stopped the run
                 pass
             trace.close()
             store.close()
@@ -221,7 +225,7 @@ class _Run:
             statuses=statuses,
         )
 
-    async def _run_episode(self, spec: EpisodeSpec, trace: TraceWriter) -> EpisodeRecord:
+    async def _run_episode(self, spec: EpisodeSpec, trace: "_GuardedTrace") -> EpisodeRecord:
         agent = self.agents[spec.model]
         emit = partial(trace.emit, episode_id=spec.episode_id)
         emit("episode_start", scenario=spec.scenario.id, mode=spec.mode.value, model=spec.model, index=spec.index, seed=spec.seed)
@@ -279,6 +283,40 @@ class _Run:
         )
 
 
+def _trace_error(run_dir: Path, exc: OSError) -> RunStoreError:
+    return RunStoreError(
+        f"cannot write the trace in {run_dir}: {exc.strerror or exc}",
+        hint="free disk space or fix permissions, then: stochbox run --resume " + str(run_dir),
+    )
+
+
+class _GuardedTrace:
+    """A TraceWriter whose OS errors (disk full, permissions) become RunStoreError.
+
+    Agents call ``emit`` too; a RunStoreError is a StochboxError, which agents
+    let through, so a run whose trace cannot be written stops cleanly instead
+    of recording episodes whose events were lost.
+    """
+
+    def __init__(self, writer: TraceWriter) -> None:
+        self.writer = writer
+
+    def emit(self, event: str, **fields: Any) -> int | None:
+        try:
+            return self.writer.emit(event, **fields)
+        except OSError as exc:
+            raise _trace_error(self.writer.path.parent, exc) from None
+
+    def seed_steps(self, episode_id: str, next_step: int) -> None:
+        self.writer.seed_steps(episode_id, next_step)
+
+    def close(self) -> None:
+        try:
+            self.writer.close()
+        except OSError:
+            pass
+
+
 def _valid_samples(spec: EpisodeSpec, outcome: EpisodeOutcome) -> tuple[list[Any], EpisodeStatus, str | None]:
     """Re-check the agent's samples against the answer format (the store holds only valid ones)."""
     fmt = spec.scenario.answer_format
@@ -300,7 +338,7 @@ def _valid_samples(spec: EpisodeSpec, outcome: EpisodeOutcome) -> tuple[list[Any
     return valid, status, reason
 
 
-def _continue_steps(trace: TraceWriter, run_dir: Path, episode_ids: set[str]) -> None:
+def _continue_steps(trace: "_GuardedTrace", run_dir: Path, episode_ids: set[str]) -> None:
     """Unfinished episodes that left events keep numbering their steps from where they stopped."""
     last: dict[str, int] = {}
     for event in read_trace(run_dir):

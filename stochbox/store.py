@@ -45,7 +45,9 @@ CREATE INDEX IF NOT EXISTS episodes_by_status ON episodes (status);
 
 def _fail(path: Path, what: str, exc: BaseException) -> RunStoreError:
     detail = str(exc) or type(exc).__name__
-    hint = "check free disk space" if "full" in detail.lower() else "check the folder exists and is writable"
+    hint = f"check free disk space and that {path.parent} is writable; stored episodes are intact"
+    if what.startswith("store"):
+        hint += f"; continue with: stochbox run --resume {path.parent}"
     return RunStoreError(f"run store {path}: cannot {what}: {detail}", hint=hint)
 
 
