@@ -304,7 +304,6 @@ class DockerSandbox(PooledSandbox):
         if run_options is None:
             run_options = self.spec.docker_options
         options = merge_options(hardened_options(self.spec, tmp_mb=tmp_mb), run_options)
-        options["environment"] = dict(SERVER_ENV)
         options["mem_limit"] = options["memswap_limit"] = f"{self.spec.memory_mb + SERVER_HEADROOM_MB}m"
         options["labels"] = {**options.get("labels", {}), **owner_labels(self.run_id)}
         self._fixed_user = "user" in run_options
@@ -319,7 +318,7 @@ class DockerSandbox(PooledSandbox):
         weakref.finalize(self, _kill_channels, self._channels)
         self.client = docker_client()
         try:
-            self.client.images.get(self.spec.image)
+            self.image_id = self.client.images.get(self.spec.image).id
             self.orphans_removed = cleanup_orphans(self.client)
         except docker.errors.ImageNotFound:
             self.client.close()
@@ -433,7 +432,7 @@ class DockerSandbox(PooledSandbox):
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
-        info.update(image=self.spec.image, run_id=self.run_id)
+        info.update(image=self.spec.image, image_id=self.image_id, run_id=self.run_id)
         return info
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from stochbox.errors import ConfigError
 from stochbox.sandbox.base import SandboxSpec
+from stochbox.sandbox.transport import SERVER_ENV
 
 SANDBOX_USER = "65534:65534"
 LABEL = "stochbox.sandbox"
@@ -50,8 +51,8 @@ def hardened_options(spec: SandboxSpec, *, tmp_mb: int = 64) -> dict[str, Any]:
         "user": SANDBOX_USER,
         "init": True,
         "ipc_mode": "private",
-        # Only these variables exist inside; nothing is copied from the host.
-        "environment": {"LANG": "C.UTF-8", "HOME": "/tmp", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+        # Exactly the fork-server environment; nothing is copied from the host.
+        "environment": dict(SERVER_ENV),
         "working_dir": "/tmp",
         "hostname": "sandbox",
         "stdin_open": True,
