@@ -29,7 +29,6 @@ from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.table import Table
 
-from stochbox.errors import ConfigError
 from stochbox.evaluators import KSAtNSummary, ScenarioTestResult, get_preset, summarize
 from stochbox.results import EpisodeRecord
 
@@ -75,7 +74,7 @@ def build_report(
     run_dir: Path | str, *, alpha: float | None = None, preset: str | None = None, sandbox: str | None = None
 ) -> Report:
     # the evaluators' run loader lays samples out with layout_samples above; imported here to avoid a cycle
-    from stochbox.evaluators.runs import load_run
+    from stochbox.evaluators import load_run
 
     run = load_run(run_dir, sandbox=sandbox)
     config = run.config
@@ -135,10 +134,10 @@ def print_report(report: Report, console: Console | None = None, *, per_scenario
     console.print(table)
 
 
-def write_html(run_dirs: list[Path], out_path: Path) -> None:
-    import stochbox.evaluators as evaluators
+def write_html(
+    run_dirs: list[Path], out_path: Path, *, alpha: float | None = None, preset: str | None = None, sandbox: str | None = None
+) -> Path:
+    """The evaluators' static HTML report (curves, comparisons, plots) of ``run_dirs``."""
+    from stochbox.evaluators import write_html_report
 
-    writer = getattr(evaluators, "write_html_report", None)
-    if writer is None:
-        raise ConfigError("--html: the HTML report is not available in this installation yet")
-    writer(run_dirs, out_path)
+    return write_html_report(run_dirs, out_path, preset=preset, alpha=alpha, sandbox=sandbox)

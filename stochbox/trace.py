@@ -14,7 +14,8 @@ Contract:
 
 Event names used by stochbox (payload fields in brackets):
 
-``run_start`` [config, versions, sandbox], ``run_end`` [status, episodes],
+``run_start`` [config, versions, sandbox, unconfined, resumed, episodes_total,
+episodes_todo], ``run_end`` [status (complete|interrupted|failed), episodes, ran],
 ``episode_start`` [scenario, mode, model, index, seed],
 ``episode_end`` [status, n_samples, reason],
 ``model_request`` [messages, tools], ``model_response`` [content, tool_calls,

@@ -24,8 +24,8 @@ def report_command(
     else:
         print_report(report)
     if html is not None:
-        write_html([run_dir], html)
-        typer.echo(f"wrote {html}", err=True)
+        path = write_html([run_dir], html, alpha=alpha, preset=preset, sandbox=sandbox)
+        typer.echo(f"wrote {path}", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -52,6 +52,8 @@ def test_run_then_report_json_has_the_stable_fields(capsys, tiny_pack, sandbox_b
     assert _cli(capsys, "report", str(out_dir), "--json")[1] == out
     code, out_ub, _ = _cli(capsys, "report", str(out_dir), "--json", "--preset", "unpredictabench")
     assert json.loads(out_ub)["alpha"] == 1e-4
+    code, _, err = _cli(capsys, "report", str(out_dir), "--html", str(tmp_path / "r.html"))
+    assert code == 0 and "<html" in (tmp_path / "r.html").read_text().lower()
 
 
 @pytest.mark.parametrize(
