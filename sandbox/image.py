@@ -118,8 +118,14 @@ def build_image(tag: str = DEFAULT_TAG, method: Method = "auto", *, mirror: str 
     """
     from stochbox.sandbox.docker_backend import docker_client
 
+    import docker
+
     client = docker_client()
     try:
+        try:
+            previous = client.images.get(tag).id
+        except docker.errors.ImageNotFound:
+            previous = None
         if method == "auto":
             method = "dockerfile" if _registry_reachable(client) else "debootstrap"
         t0 = time.perf_counter()
@@ -130,6 +136,11 @@ def build_image(tag: str = DEFAULT_TAG, method: Method = "auto", *, mirror: str 
         else:
             raise ValueError(f"unknown image build method {method!r}")
         image = client.images.get(image_id)
+        if previous and previous != image.id:
+            try:  # the untagged predecessor; kept while containers still use it
+                client.images.remove(previous)
+            except docker.errors.APIError:
+                pass
         return ImageBuild(
             tag=tag, method=method, image_id=image.id, duration_s=time.perf_counter() - t0,
             size_bytes=int(image.attrs.get("Size") or 0), rootfs_cached=cached,
