@@ -268,14 +268,20 @@ def sweep_mode(config):
 # --------------------------------------------------------------------------- child side
 
 
+_REAL_DEFAULT_RNG = []
+
+
 def _seed_everything(seed):
+    """Reset ``random`` and numpy's global state from ``seed``; may be called repeatedly."""
     random.seed(seed)
     np = sys.modules.get("numpy")
     if np is None:
         return
     np.random.seed([seed & 0xFFFFFFFF, seed >> 32])
     seq = np.random.SeedSequence(seed)
-    original = np.random.default_rng
+    if not _REAL_DEFAULT_RNG:
+        _REAL_DEFAULT_RNG.append(np.random.default_rng)
+    original = _REAL_DEFAULT_RNG[0]
 
     def default_rng(seed=None):
         # Unseeded generators derive from the execution seed, so replays reproduce.
@@ -334,6 +340,18 @@ def _child(work, go_r, out_w, err_w, status_w, config, baseline_as):
     """Runs in the forked child; never returns."""
     try:
         _prepare_child(work, go_r, out_w, err_w, status_w, config)
+        sys.stdin = open(0, "r", closefd=False)
+        sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
+        sys.argv = ["<snippet>"]
+        # Warm-up while no request is waiting: the pages seeding writes get copied
+        # (copy-on-write) now instead of on the request's clock. The request reseeds
+        # everything from its own seed, so this leaves no trace in the results.
+        _seed_everything(0)
+        np = sys.modules.get("numpy")
+        if np is not None:
+            np.random.default_rng().random()
+            np.random.random()
         try:
             req = read_frame(4)
         except EOFError:
@@ -342,10 +360,6 @@ def _child(work, go_r, out_w, err_w, status_w, config, baseline_as):
         limits = dict(config["limits"])
         limits.update(req.get("limits") or {})
         _set_rlimits(limits, float(req["timeout_s"]), baseline_as)
-        sys.stdin = open(0, "r", closefd=False)
-        sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
-        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
-        sys.argv = ["<snippet>"]
         main = types.ModuleType("__main__")
         main.__dict__.update(req.get("globals") or {})
         main.__dict__["__builtins__"] = builtins
