@@ -38,7 +38,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from stochbox.audit_code import network_imports, seed_fixing_calls
 from stochbox.audit_match import PrintedValues

@@ -12,8 +12,6 @@ import time
 import urllib.parse
 from pathlib import Path
 
-import pytest
-
 from stochbox.trace import TRACE_FILE
 from stochbox.viewer import CHUNK_SIZE, PAGE_SIZE, write_viewer
 
