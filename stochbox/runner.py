@@ -20,7 +20,10 @@ Contract:
   configuration mistake) stops the run.
 * On cancellation (Ctrl-C) every finished episode is already stored; the
   trace gets ``run_end`` with status ``interrupted`` and the
-  ``KeyboardInterrupt``/``CancelledError`` propagates to the caller.
+  ``KeyboardInterrupt``/``CancelledError`` propagates to the caller. Any
+  other error ends the trace with ``failed`` and propagates.
+* Agents that define ``prepare_run(plan: RunPlan)`` get the whole plan
+  before the first episode (the oracle baseline draws per scenario with it).
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ StartHook = Callable[[RunInfo], None]  # called once the run folder is ready, be
 class RunOutcome:
     run_dir: Path
     run_id: str
-    status: str  # "complete" | "interrupted"
+    status: str  # "complete" (interrupted and failed runs raise instead)
     total: int  # episodes in the plan
     done: int  # episodes stored (including earlier attempts)
     ran: int  # episodes run by this call
@@ -147,7 +150,7 @@ class _Run:
             raise _trace_error(self.run_dir, exc) from None
         statuses: dict[str, int] = {}
         ran = 0
-        status = "interrupted"
+        status = "failed"
         try:
             done_ids = store.done_ids()
             todo = [e for e in self.plan.episodes if e.episode_id not in done_ids]
@@ -203,8 +206,8 @@ class _Run:
                 await asyncio.gather(*workers, return_exceptions=True)
                 raise
             status = "complete"
-        except StochboxError:
-            status = "failed"
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            status = "interrupted"
             raise
         finally:
             try:

@@ -100,7 +100,7 @@ def test_resume_after_a_partial_run_gives_the_report_of_an_uninterrupted_run(tin
         start_run(cfg, tmp_path / "part", progress=stop_after_100, sandbox=sandbox)
     with RunStore(tmp_path / "part") as store:
         assert 100 <= store.count() < 180
-    assert [e.payload["status"] for e in read_trace(tmp_path / "part") if e.event == "run_end"] == ["interrupted"]
+    assert [e.payload["status"] for e in read_trace(tmp_path / "part") if e.event == "run_end"] == ["failed"]
 
     out = resume_run(tmp_path / "part", concurrency=2, sandbox=sandbox)
     assert out.status == "complete" and out.done == out.total == 180 and out.ran < 180
