@@ -1,0 +1,202 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1, scripted per request (standard library only).
+
+Used by the fault-injection tests and the concurrency benchmark so that the
+real ``langchain-openai`` client and its HTTP stack are exercised:
+``--model openai:stub --base-url http://127.0.0.1:PORT/v1``.
+
+Answers are a pure function of the request: the value is derived from the
+``seed`` the agent sends (``derive_seed(episode_seed, "model")``), uniform on
+[0, 1), so two runs with the same run seed get the same answers whatever the
+timing, and a resumed run matches an uninterrupted one. Without tools the
+reply is ``{"answer": x}``; with tools it first calls ``python`` with
+``print(x)`` and, once a tool result is in the conversation, calls ``submit``.
+
+Faults are queued with :meth:`StubServer.inject` and consumed one per request,
+in arrival order: ``{"status": 429, "headers": {...}}``, ``{"status": 500}``,
+``{"hang_s": 5}`` (answer late), ``{"drop": True}`` (close the connection
+without a reply), ``{"empty": True}`` (empty content), ``{"no_choices": True}``,
+``{"bad_tool_json": True}`` (tool-call arguments that are not JSON), ``{"code": "..."}``
+(the ``python`` call runs this code instead of ``print(x)``).
+``always_tool=True`` makes a model that never stops calling tools.
+
+Run standalone (benchmarks): ``python openai_stub.py --delay 0.2`` prints the port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import threading
+from collections import deque
+from typing import Any
+
+_REASONS = {200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
+
+
+def value_for(seed: Any) -> float:
+    """The stub's answer for a request seed: uniform on [0, 1), fixed per seed."""
+    digest = hashlib.sha256(str(seed).encode()).hexdigest()
+    return int(digest[:13], 16) / 16**13
+
+
+class StubServer:
+    def __init__(self, *, delay_s: float = 0.0, always_tool: bool = False, port: int = 0) -> None:
+        self.delay_s = delay_s
+        self.always_tool = always_tool
+        self.port = port
+        self.faults: deque[dict[str, Any]] = deque()
+        self.requests = 0
+        self.faults_served: list[dict[str, Any]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def inject(self, *faults: dict[str, Any]) -> None:
+        with self._lock:
+            self.faults.extend(faults)
+
+    # --- serving -------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", self.port, backlog=1024)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                reply = await self._respond(lines[0], body)
+                if reply is None:  # a dropped connection
+                    break
+                writer.write(reply)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _respond(self, request_line: str, body: bytes) -> bytes | None:
+        if "/chat/completions" not in request_line:
+            return _http(404, {"error": {"message": "not found"}})
+        with self._lock:
+            self.requests += 1
+            fault = self.faults.popleft() if self.faults else None
+            if fault is not None:
+                self.faults_served.append(fault)
+        request = json.loads(body or b"{}")
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        fault = fault or {}
+        if fault.get("drop"):
+            return None
+        if "status" in fault:
+            err = {"error": {"message": f"injected {fault['status']}", "type": "stub_fault", "code": None}}
+            return _http(fault["status"], err, fault.get("headers"))
+        if "hang_s" in fault:
+            await asyncio.sleep(fault["hang_s"])
+        return _http(200, self._completion(request, fault))
+
+    def _completion(self, request: dict[str, Any], fault: dict[str, Any]) -> dict[str, Any]:
+        x = value_for(request.get("seed"))
+        message: dict[str, Any] = {"role": "assistant", "content": json.dumps({"answer": x})}
+        finish = "stop"
+        has_tool_result = any(m.get("role") == "tool" for m in request.get("messages", []))
+        if request.get("tools") and (self.always_tool or not has_tool_result or fault.get("bad_tool_json")):
+            calls_python = self.always_tool or not has_tool_result
+            name, args = ("python", json.dumps({"code": f"print({x!r})"})) if calls_python else ("submit", json.dumps({"answer": x}))
+            if fault.get("code") and calls_python:
+                args = json.dumps({"code": fault["code"]})
+            if fault.get("bad_tool_json"):
+                args = '{"code": "print(1)", '  # truncated JSON
+            n = len(request.get("messages", []))
+            message = {"role": "assistant", "content": None, "tool_calls": [{"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": args}}]}
+            finish = "tool_calls"
+        if fault.get("empty"):
+            message, finish = {"role": "assistant", "content": ""}, "stop"
+        choices = [] if fault.get("no_choices") else [{"index": 0, "message": message, "finish_reason": finish}]
+        return {
+            "id": f"chatcmpl-{self.requests}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": request.get("model", "stub"),
+            "choices": choices,
+            "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25},
+        }
+
+    # --- in a background thread (tests) --------------------------------------------------
+
+    def start(self) -> "StubServer":
+        ready = threading.Event()
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self.serve())
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="openai-stub", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+
+        async def shutdown() -> None:
+            assert self._server is not None
+            self._server.close()
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:  # open keep-alive connections
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+            self._loop.stop()  # type: ignore[union-attr]
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop)
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def __enter__(self) -> "StubServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _http(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> bytes:
+    body = json.dumps(payload).encode()
+    head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", "Content-Type: application/json", f"Content-Length: {len(body)}", "Connection: keep-alive"]
+    head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    stub = StubServer(delay_s=args.delay, port=args.port)
+
+    async def forever() -> None:
+        await stub.serve()
+        print(stub.port, flush=True)
+        await asyncio.Event().wait()
+
+    try:
+        asyncio.run(forever())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
