@@ -34,9 +34,15 @@ def pooled_counts(agent: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray,
 
 
 def draw_agent_counts(pooled: np.ndarray, n: int, draws: int, rng: np.random.Generator) -> np.ndarray:
-    """``draws`` null draws of the agent's counts, shape ``(draws, len(pooled))``."""
+    """``draws`` null draws of the agent's counts, shape ``(draws, len(pooled))``.
+
+    numpy's two exact samplers cost O(#distinct) (``marginals``) and O(n)
+    (``count``) per draw; the cheaper one is used (the choice depends only on
+    the sizes, so results stay deterministic).
+    """
     pooled = np.asarray(pooled, dtype=np.int64)
-    return rng.multivariate_hypergeometric(pooled, n, size=draws, method="marginals")
+    method = "marginals" if len(pooled) <= max(8, n // 10) else "count"
+    return rng.multivariate_hypergeometric(pooled, n, size=draws, method=method)
 
 
 def mc_pvalue(null_stats: np.ndarray, observed: float) -> float:
