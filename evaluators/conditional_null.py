@@ -5,9 +5,9 @@ pooled sample, the agent's N values are a uniformly random N-subset of the
 pool. For any statistic that depends on the data only through the counts per
 distinct value (KS on discrete data, chi-square over labels), the agent's
 counts are then a multivariate hypergeometric draw over the distinct values
-with the pooled counts as colours. Drawing that costs O(#distinct values),
-not O(N + M) as permuting raw values does, and gives exactly the same null
-distribution.
+with the pooled counts as colours. Drawing that costs O(#distinct values) or
+O(N), whichever is smaller -- not O(N + M) as permuting raw values does -- and
+gives exactly the same null distribution.
 
 Monte-Carlo p-values use ``(1 + #{null >= observed}) / (draws + 1)``, which is
 never anti-conservative (it is a valid p-value for any number of draws).
