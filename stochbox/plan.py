@@ -42,7 +42,7 @@ class EpisodeSpec:
 
 @dataclass(frozen=True)
 class RunPlan:
-    """All episodes of a run, in a deterministic order (model, mode, scenario, index)."""
+    """All episodes of a run, in a deterministic order (model, scenario, index, mode)."""
 
     run_seed: int
     n: int  # samples per (model, mode, scenario)
@@ -64,9 +64,9 @@ def plan_episodes(config: RunConfig, scenarios: list[Scenario]) -> RunPlan:
             n_samples=k,
         )
         for model in config.models
-        for mode in config.modes
         for sc in scenarios
         for i in range(config.episodes_per_scenario)
+        for mode in config.modes  # innermost: a partial --mode both run still holds complete pairs
     )
     return RunPlan(
         run_seed=config.seed,

@@ -142,7 +142,7 @@ class _Run:
         self.plan: RunPlan = plan_episodes(self.config, info.scenarios)
 
     async def execute(self, *, resumed: bool) -> RunOutcome:
-        store = RunStore(self.run_dir, create=not resumed)
+        store = RunStore(self.run_dir, create=True)  # also on resume: a crash may precede the first episode
         try:
             trace = _GuardedTrace(TraceWriter(self.run_dir, self.info.run_id))
         except OSError as exc:
