@@ -15,6 +15,9 @@ for the local jail.
 
 Contract (beyond :class:`~stochbox.sandbox.base.Sandbox`):
 
+* The image must provide ``/usr/bin/python3`` with numpy and scipy (both
+  recipes of :mod:`stochbox.sandbox.image` do); nothing else of it is used.
+
 * The execution timeout is enforced by the server. If the server does not
   answer within ``timeout_s`` plus a grace period, or its container dies,
   the container is removed, the call returns an ``ExecResult`` with
