@@ -9,6 +9,7 @@ import pytest
 
 from stochbox.config import RunConfig
 from stochbox.errors import ConfigError
+from stochbox.reference import ReferenceCache
 from stochbox.report import build_report
 from stochbox.runinfo import read_run_info
 from stochbox.runner import resume_run, start_run
@@ -74,6 +75,12 @@ def test_oracle_passes_and_collapse_fails(tiny_pack, sandbox_backend, sandbox, t
     assert by_model["baseline:collapse"].ks_at_n == 0.0
     collapse = [r for r in report.results if r.model == "baseline:collapse"]
     assert all(r.n_valid == 50 and r.pvalue is not None and r.pvalue < 0.01 for r in collapse)
+    # the oracle's draws are fresh: none of its continuous samples occurs in the reference
+    info = read_run_info(tmp_path / "run")
+    reference = ReferenceCache().load(info.reference_for("expo").key)
+    with RunStore(tmp_path / "run") as store:
+        drawn = [r.samples[0] for r in store.records() if r.model == "baseline:oracle" and r.scenario == "expo"]
+    assert len(drawn) == 50 and not set(drawn) & set(reference)
 
 
 def test_batch_protocol_runs_one_episode_per_scenario(tiny_pack, sandbox_backend, sandbox, tmp_path):
