@@ -122,7 +122,11 @@ def chat_backend(spec: str, options: AgentOptions) -> ModelBackend:
             hint="for openai: pip install 'stochbox[openai]'" if provider == "openai" else f"install langchain-{provider}",
         ) from None
     except Exception as exc:  # unknown provider, missing key, bad option: all the user's to fix
-        raise ModelSpecError(f"cannot create model '{spec}': {exc}") from None
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelSpecError(
+            f"cannot create model '{spec}': {first_line}",
+            hint="set the provider's API key variable (or name it with --api-key-env), or give --base-url",
+        ) from None
     is_openai = spec.startswith("openai:")
     return ModelBackend(
         kind="chat",
@@ -201,6 +205,8 @@ class LLMAgent(Agent):
 def make_llm_agent(spec: str, options: AgentOptions | None = None) -> Agent:
     """Build the agent for a non-baseline ``--model`` string; raises StochboxError for bad specs."""
     options = options or AgentOptions()
+    if options.tool_protocol not in TOOL_PROTOCOLS:
+        raise ModelSpecError(f"unknown tool protocol '{options.tool_protocol}'", hint=f"use one of {', '.join(TOOL_PROTOCOLS)}")
     kind, _, rest = spec.partition(":")
     if not rest:
         raise ModelSpecError(f"cannot resolve model '{spec}'", hint="use scripted:PATH, local:NAME or provider:model")
