@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stochbox.evaluators.conditional_null import draw_agent_counts, mc_pvalue
+from stochbox.evaluators.conditional_null import mc_pvalue, null_statistics
 from stochbox.evaluators.outcome import TestOutcome
 
 DEFAULT_DRAWS = 9999
@@ -65,6 +65,6 @@ def chi2_mc(
     if len(labels) < 2:  # both samples are one and the same label: nothing to reject
         return TestOutcome(name, 0.0, 1.0, {"draws": 0, "cells": len(labels)})
     observed = float(homogeneity_statistic(a, r, statistic))
-    null_a = draw_agent_counts(a + r, int(a.sum()), draws, rng)
-    null = homogeneity_statistic(null_a, (a + r) - null_a, statistic)
+    pooled = a + r
+    null = null_statistics(pooled, int(a.sum()), draws, rng, lambda na: homogeneity_statistic(na, pooled - na, statistic))
     return TestOutcome(name, observed, mc_pvalue(null, observed), {"draws": draws, "cells": len(labels), "null": "permutation (counts)"})

@@ -15,6 +15,8 @@ never anti-conservative (it is a valid p-value for any number of draws).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 #: Tolerance for comparing statistics computed in floating point.
@@ -43,6 +45,25 @@ def draw_agent_counts(pooled: np.ndarray, n: int, draws: int, rng: np.random.Gen
     pooled = np.asarray(pooled, dtype=np.int64)
     method = "marginals" if len(pooled) <= max(8, n // 10) else "count"
     return rng.multivariate_hypergeometric(pooled, n, size=draws, method=method)
+
+
+#: Cells (draws x distinct values) held in memory at once by :func:`null_statistics`.
+CHUNK_CELLS = 2_000_000
+
+
+def null_statistics(
+    pooled: np.ndarray, n: int, draws: int, rng: np.random.Generator, statistic: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """``statistic`` (mapping a ``(b, K)`` block of null agent counts to ``b`` values) over ``draws`` null draws.
+
+    Draws are made in chunks so memory stays bounded with many distinct values.
+    """
+    chunk = max(1, CHUNK_CELLS // max(1, len(pooled)))
+    out = np.empty(draws)
+    for start in range(0, draws, chunk):
+        b = min(chunk, draws - start)
+        out[start : start + b] = statistic(draw_agent_counts(pooled, n, b, rng))
+    return out
 
 
 def mc_pvalue(null_stats: np.ndarray, observed: float) -> float:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from stochbox.evaluators.conditional_null import draw_agent_counts, mc_pvalue, pooled_counts
+from stochbox.evaluators.conditional_null import mc_pvalue, null_statistics, pooled_counts
 from stochbox.evaluators.outcome import TestOutcome
 
 #: Default number of Monte-Carlo null draws for count-based nulls (cheap: O(#distinct) each).
@@ -54,17 +54,21 @@ def ks_discrete_mc(
     n, m = int(a.sum()), int(r.sum())
     pooled = a + r
     observed = _ks_scaled(np.cumsum(a), np.cumsum(r), n, m)
-    # |A*m - (C - A)*n| = |A*(n+m) - C*n|: one multiply-subtract per cell, done in place.
-    null = draw_agent_counts(pooled, n, draws, rng)
-    np.cumsum(null, axis=1, out=null)
-    null *= n + m
-    null -= np.cumsum(pooled) * n
-    np.abs(null, out=null)
-    null = null.max(axis=1)
+    cum_pooled_n = np.cumsum(pooled) * n
+
+    def scaled(null_counts: np.ndarray) -> np.ndarray:
+        # |A*m - (C - A)*n| = |A*(n+m) - C*n|: one multiply-subtract per cell, in place.
+        np.cumsum(null_counts, axis=1, out=null_counts)
+        null_counts *= n + m
+        null_counts -= cum_pooled_n
+        np.abs(null_counts, out=null_counts)
+        return null_counts.max(axis=1)
+
+    null = null_statistics(pooled, n, draws, rng, scaled)
     return TestOutcome(
         test="ks_discrete_mc",
         statistic=float(observed) / (n * m),
-        pvalue=mc_pvalue(null.astype(np.float64), float(observed)),
+        pvalue=mc_pvalue(null, float(observed)),
         extra={"draws": draws, "distinct_values": int(len(pooled)), "null": "permutation (counts)"},
     )
 
