@@ -96,14 +96,21 @@ class EpisodeLedger:
         return self.n_model_calls + 1 >= self.limits.max_model_calls
 
     async def call_model(
-        self, model: BaseChatModel | Runnable, messages: list[BaseMessage], *, tools: list[Any] | None = None
+        self, model: BaseChatModel | Runnable, messages: list[BaseMessage], *, tools: list[dict[str, Any]] | None = None
     ) -> AIMessage:
+        """One model call. ``tools`` are the OpenAI-style function schemas bound to ``model`` (traced:
+        names as ``tools``, full schemas as ``tool_schemas``, so a replay can offer exactly the same)."""
         if self.n_model_calls >= self.limits.max_model_calls:
             raise self.hit("max_model_calls", self.limits.max_model_calls)
         remaining = self.remaining_s()
         if remaining <= 0:
             raise self.hit("episode_timeout_s", self.limits.episode_timeout_s)
-        self.emit("model_request", messages=messages_to_dict(messages), tools=tools or [])
+        self.emit(
+            "model_request",
+            messages=messages_to_dict(messages),
+            tools=[t["function"]["name"] for t in tools or []],
+            tool_schemas=tools or [],
+        )
         self.n_model_calls += 1
         t0 = time.perf_counter()
         try:

@@ -109,7 +109,7 @@ def build_tool_graph(protocol: Protocol):
             schemas = [t.function_schema() for t in tools.values()] + [
                 submit_schema(ctx.scenario.answer_format, ctx.n_samples)
             ]
-            msg = await ledger.call_model(model.bind_tools(schemas), messages, tools=[s["function"]["name"] for s in schemas])
+            msg = await ledger.call_model(model.bind_tools(schemas), messages, tools=schemas)
         else:
             msg = await ledger.call_model(model, messages, tools=[])
         return {"messages": new + [msg]}
