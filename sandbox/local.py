@@ -109,6 +109,8 @@ def jail_problem(python: str = DEFAULT_PYTHON) -> str | None:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bubblewrap could not start: {exc}"
+    if proc.returncode < 0:
+        return f"the probe jail was killed by signal {-proc.returncode}"
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip().splitlines()
         tail = err[-1] if err else f"exit status {proc.returncode}"
