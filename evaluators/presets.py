@@ -25,7 +25,9 @@ PRESET_NAMES = (STOCHBOX, UNPREDICTABENCH)
 
 
 def get_preset(name: str = STOCHBOX, alpha: float | None = None) -> Preset:
-    """The named preset; ``alpha`` overrides the default (only meaningful for ``stochbox``)."""
+    """The named preset; ``alpha`` overrides the preset's default. ConfigError for a bad name or alpha."""
+    if alpha is not None and not 0 < alpha < 1:
+        raise ConfigError(f"alpha must be between 0 and 1, not {alpha}", hint="e.g. --alpha 0.05")
     if name == STOCHBOX:
         return Preset(name=STOCHBOX, alpha=0.05 if alpha is None else alpha)
     if name == UNPREDICTABENCH:

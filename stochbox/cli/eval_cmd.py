@@ -3,7 +3,8 @@
 ``compare DIR [DIR2]``: paired comparison of native vs tool within one run
 (or models within one run, or two runs); ``--fidelity`` adds program
 fidelity of tool-mode episodes (re-runs the agent's own code ``--m`` times in
-the sandbox). ``calibrate``: oracle pass rates per scenario and support type.
+the sandbox) and ``--html OUT`` writes the HTML report with that section.
+``calibrate``: oracle pass rates per scenario and support type.
 Both print tables, or JSON with ``--json``; calibrate exits 1 when a support
 type misses its target so scripts and CI can gate on it.
 """
@@ -89,6 +90,7 @@ def compare_command(
     m: int = typer.Option(DEFAULT_M, "--m", help="Samples per program for --fidelity."),
     max_programs: int = typer.Option(DEFAULT_MAX_PROGRAMS, "--max-programs", help="Distinct programs per scenario re-run by --fidelity."),
     sandbox: Optional[str] = typer.Option(None, "--sandbox", help="Sandbox backend for --fidelity and missing references (default: the run's)."),
+    html_out: Optional[Path] = typer.Option(None, "--html", help="Also write the HTML report of these runs (with the fidelity section) here."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: {comparisons: [...], fidelity: [...]}"),
 ) -> None:
     """Paired comparison: per-scenario pass/fail, McNemar's exact test, KS@N difference with a bootstrap CI."""
@@ -113,6 +115,11 @@ def compare_command(
                 continue
             with open_run_sandbox(sandbox or run.config.sandbox, 1) as sb:
                 fidelity_reports.append(program_fidelity(run, sb, rule, m=m, max_programs=max_programs))
+    if html_out is not None:
+        from stochbox.evaluators.html_report import render_html_report
+        from stochbox.reference import atomic_write
+
+        atomic_write(html_out.expanduser(), render_html_report(runs, rule, fidelity=fidelity_reports).encode())
     if as_json:
         out = {
             "preset": rule.name,
