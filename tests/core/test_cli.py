@@ -146,3 +146,21 @@ def test_bad_model_through_the_real_entry_point(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ") and "gpt5-please" in proc.stderr
+
+
+def test_failing_ground_truth_stops_a_run_before_its_folder_exists(capsys, tiny_pack, sandbox_backend, tmp_path):
+    (tiny_pack / "boom.yaml").write_text(
+        "id: boom\ntitle: Fails\nprompt: x\nkind: program\nsupport: discrete\n"
+        "answer_format: {type: integer}\nground_truth: {code: \"raise ValueError('nope')\"}\n"
+    )
+    out_dir = tmp_path / "run"
+    code, _, err = _cli(capsys, "run", "--model", "baseline:collapse", "--pack", str(tiny_pack), "--scenario", "boom", "--n", "5", "--out", str(out_dir), "--sandbox", sandbox_backend)
+    assert code == 5
+    line = _one_error_line(err)
+    assert "boom" in line and "nope" in line
+    assert not out_dir.exists()
+
+
+def test_report_of_a_folder_that_is_not_a_run(capsys, tmp_path):
+    code, _, err = _cli(capsys, "report", str(tmp_path))
+    assert code == 4 and "run.json" in _one_error_line(err)
