@@ -1,4 +1,4 @@
-"""Aggregate memory and process caps for one local jail, through a cgroup.
+"""Aggregate memory, process and CPU caps for one local jail, through a cgroup.
 
 rlimits bind per process, so a jail may hold ``pids x memory_mb`` of
 address space; a cgroup caps the whole tree. Creating one needs root (or a
@@ -27,17 +27,44 @@ class JailCgroup:
         self.memory_bytes = memory_bytes
         self.pids = pids
         self.version = version
+        #: CPUs the jail may use at once (CFS quota), None when the cpu controller is absent.
+        self.cpus: float | None = None
 
     @classmethod
-    def create(cls, name: str, memory_bytes: int, pids: int) -> "JailCgroup | None":
+    def create(cls, name: str, memory_bytes: int, pids: int, cpus: float | None = None) -> "JailCgroup | None":
         if os.geteuid() != 0:
             return None
         try:
             if (CGROUP_ROOT / "cgroup.controllers").exists():
-                return cls._create_v2(name, memory_bytes, pids)
-            return cls._create_v1(name, memory_bytes, pids)
+                made = cls._create_v2(name, memory_bytes, pids)
+            else:
+                made = cls._create_v1(name, memory_bytes, pids)
         except OSError:
             return None
+        if made is not None and cpus:
+            made._limit_cpu(name, cpus)
+        return made
+
+    def _limit_cpu(self, name: str, cpus: float) -> None:
+        """Best effort: memory and pids are what containment needs; CPU is fairness."""
+        period = 100_000
+        quota = max(1000, int(cpus * period))
+        try:
+            if self.version == 2:
+                (self.dirs[0] / "cpu.max").write_text(f"{quota} {period}")
+            else:
+                cpu_root = CGROUP_ROOT / "cpu"
+                if not (cpu_root / "cgroup.procs").exists():
+                    return
+                _remove_stale((cpu_root / "stochbox").glob("*-*"))
+                d = cpu_root / "stochbox" / name
+                d.mkdir(parents=True, exist_ok=True)
+                self.dirs.append(d)
+                (d / "cpu.cfs_period_us").write_text(str(period))
+                (d / "cpu.cfs_quota_us").write_text(str(quota))
+        except OSError:
+            return
+        self.cpus = cpus
 
     @classmethod
     def _create_v1(cls, name: str, memory_bytes: int, pids: int) -> "JailCgroup | None":
@@ -86,7 +113,8 @@ class JailCgroup:
         return ["/bin/sh", "-c", script, "stochbox-cgroup-join"]
 
     def describe(self) -> str:
-        return f"cgroup v{self.version}: memory {self.memory_bytes >> 20} MiB, pids {self.pids} for the whole jail"
+        cpu = f", {self.cpus:g} CPU" if self.cpus else ""
+        return f"cgroup v{self.version}: memory {self.memory_bytes >> 20} MiB, pids {self.pids}{cpu} for the whole jail"
 
     def remove(self) -> None:
         for d in self.dirs:

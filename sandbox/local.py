@@ -20,8 +20,8 @@ Layers (each detected, see :meth:`LocalSandbox.layers`):
   the server scoped out.
 * **cgroup** -- when stochbox runs as root, each slot's jail joins its own
   cgroup (:mod:`stochbox.sandbox.cgroup_limits`) before it starts: memory
-  (``memory_mb`` plus the server's headroom, tmpfs included) and pids for the
-  whole tree, which rlimits cannot give; executions are the OOM killer's
+  (``memory_mb`` plus the server's headroom, tmpfs included), pids and CPU
+  (``cpus``, a CFS quota) for the whole tree, which rlimits cannot give; executions are the OOM killer's
   first choice, so the server survives.
 * **rlimits** -- CPU (from the timeout), address space (``memory_mb``),
   file size, open files, processes (``pids``).
@@ -151,7 +151,9 @@ class LocalSandbox(PooledSandbox):
         setpriv = shutil.which("setpriv")
         token = f"{os.getpid()}-{id(self) & 0xFFFFFF:x}"
         self._cgroups: list[JailCgroup | None] = [
-            JailCgroup.create(f"{token}-{slot}", (self.spec.memory_mb + CGROUP_HEADROOM_MB) << 20, self.spec.pids + 8)
+            JailCgroup.create(
+                f"{token}-{slot}", (self.spec.memory_mb + CGROUP_HEADROOM_MB) << 20, self.spec.pids + 8, self.spec.cpus
+            )
             if setpriv else None
             for slot in range(self.spec.pool_size)
         ]
