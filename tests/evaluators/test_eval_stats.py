@@ -192,3 +192,25 @@ def test_large_permutations_use_the_documented_position_reduction():
     fixed_first = [["A"] + list(rng.permutation(items[1:])) for _ in range(100)]
     # Holm multiplies by k, so the MC resolution k / (draws + 1) must sit well below alpha
     assert permutation_test(fixed_first, reference, k=8, draws=1999, rng=np.random.default_rng(0)).pvalue < 0.01
+
+
+def test_mcnemar_exact_is_binomtest_on_discordant_pairs():
+    from stochbox.evaluators.compare import mcnemar_exact
+
+    assert mcnemar_exact(2, 9) == pytest.approx(stats.binomtest(2, 11, 0.5).pvalue)
+    assert mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(0, 6) == pytest.approx(2 * 0.5**6)
+
+
+def test_paired_bootstrap_ci_covers_and_is_seeded():
+    from stochbox.evaluators.compare import paired_bootstrap_ci
+
+    rng = np.random.default_rng(13)
+    a = rng.random(60) < 0.5
+    b = a | (rng.random(60) < 0.3)
+    low, high = paired_bootstrap_ci(a, b, draws=4000, seed=1)
+    diff = b.mean() - a.mean()
+    assert low <= diff <= high and high - low < 0.3
+    assert (low, high) == paired_bootstrap_ci(a, b, draws=4000, seed=1)
+    # identical arms: a degenerate interval at 0
+    assert paired_bootstrap_ci(a, a, draws=100, seed=1) == (0.0, 0.0)
