@@ -73,6 +73,11 @@ SERVER_ENV = {
 #: declares the server hung (covers fork, sweep, draining and JSON encoding).
 REPLY_GRACE_S = 10.0
 
+#: A server idle longer than this is pinged before it gets work, so one killed
+#: while idle is replaced transparently; back-to-back executions skip the ping.
+IDLE_PROBE_AFTER_S = 0.5
+IDLE_PROBE_TIMEOUT_S = 5.0
+
 
 def bootstrap_argv(python: str = "/usr/bin/python3") -> list[str]:
     """The command that starts a server; ``-P -s``: no script dir, no user site on sys.path."""
@@ -248,6 +253,7 @@ class ManagedServer:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._closed = False
+        self._last_used = 0.0
 
     # -- life cycle
     def start(self) -> dict[str, Any]:
@@ -260,7 +266,17 @@ class ManagedServer:
         if self._closed:
             raise SandboxUnavailableError("sandbox is closed")
         if self._channel is not None:
-            return self._channel
+            if time.monotonic() - self._last_used <= IDLE_PROBE_AFTER_S:
+                return self._channel
+            # Idle for a while: the server may have been killed meanwhile. A ping
+            # now turns that into a transparent restart instead of a failed execution.
+            try:
+                if request(self._channel, {"op": "ping"}, IDLE_PROBE_TIMEOUT_S).get("op") == "pong":
+                    self._last_used = time.monotonic()
+                    return self._channel
+            except ServerLost:
+                pass
+            self._discard()
         channel = self.launcher()
         try:
             source = server_source()
@@ -275,6 +291,7 @@ class ManagedServer:
             raise SandboxUnavailableError(f"{self.backend} sandbox server failed to configure: {hello.get('error', hello)}")
         self.hello = hello
         self._channel = channel
+        self._last_used = time.monotonic()
         return channel
 
     def _discard(self) -> str:
@@ -337,6 +354,7 @@ class ManagedServer:
             started = time.monotonic()
             try:
                 reply = request(channel, req, timeout_s + REPLY_GRACE_S)
+                self._last_used = time.monotonic()
                 if reply.get("op") == "retire":
                     # The server did not run this request and asks to be replaced: run it on a fresh one.
                     self._discard()

@@ -5,7 +5,8 @@ Contract: ``generate_samples(scenario, n, seed, sandbox)`` returns exactly
 :class:`TruthError` naming the scenario and what went wrong (with the tail of
 the program's stderr). It is a pure function of (program, n, seed, sandbox
 runtime): the same inputs give the same samples. It never runs the program
-outside ``sandbox``.
+outside ``sandbox``. A sandbox server lost mid-execution is retried (the
+result is the same, by determinism); other failures are not.
 
 Non-batch programs (one sample per execution) are run ``n`` times inside
 *one* sandbox execution, each time as a fresh ``__main__`` with fresh globals;
@@ -98,17 +99,29 @@ def parse_samples(scenario: Scenario, res: ExecResult, n: int) -> list[Any]:
     return out
 
 
+#: A lost sandbox server (killed, crashed) is retried: ground truth is a pure
+#: function of its seed, so a re-execution gives the same samples.
+SERVER_CRASH_RETRIES = 2
+
+
+def _lost_server(res: ExecResult) -> bool:
+    return res.killed_reason == "server_crash"
+
+
 def generate_samples(scenario: Scenario, n: int, seed: int, sandbox: Sandbox) -> list[Any]:
     if n < 1:
         raise ValueError("n must be >= 1")
     code, globals_ = program_for(scenario, n)
-    res = sandbox.execute(
-        code,
-        timeout_s=scenario.ground_truth.timeout_s,
-        seed=seed,
-        output_cap=TRUTH_OUTPUT_CAP,
-        globals_=globals_,
-    )
+    for _ in range(1 + SERVER_CRASH_RETRIES):
+        res = sandbox.execute(
+            code,
+            timeout_s=scenario.ground_truth.timeout_s,
+            seed=seed,
+            output_cap=TRUTH_OUTPUT_CAP,
+            globals_=globals_,
+        )
+        if not _lost_server(res):
+            break
     return parse_samples(scenario, res, n)
 
 
@@ -116,11 +129,14 @@ async def agenerate_samples(scenario: Scenario, n: int, seed: int, sandbox: Sand
     if n < 1:
         raise ValueError("n must be >= 1")
     code, globals_ = program_for(scenario, n)
-    res = await sandbox.aexecute(
-        code,
-        timeout_s=scenario.ground_truth.timeout_s,
-        seed=seed,
-        output_cap=TRUTH_OUTPUT_CAP,
-        globals_=globals_,
-    )
+    for _ in range(1 + SERVER_CRASH_RETRIES):
+        res = await sandbox.aexecute(
+            code,
+            timeout_s=scenario.ground_truth.timeout_s,
+            seed=seed,
+            output_cap=TRUTH_OUTPUT_CAP,
+            globals_=globals_,
+        )
+        if not _lost_server(res):
+            break
     return parse_samples(scenario, res, n)

@@ -135,6 +135,16 @@ def test_killed_server_gives_a_result_then_restarts(sandbox):
     assert _server_pid(sandbox) != pid
 
 
+def test_server_killed_while_idle_is_replaced_without_a_failed_execution(sandbox):
+    sandbox.execute("pass")
+    pid = _server_pid(sandbox)
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.8)  # idle longer than the probe threshold
+    res = sandbox.execute("print('fresh')")
+    assert res.ok and res.stdout == "fresh\n", res
+    assert _server_pid(sandbox) != pid
+
+
 async def test_aexecute_runs_concurrently_with_the_event_loop(sandbox):
     import asyncio
 
