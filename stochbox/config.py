@@ -21,10 +21,6 @@ from stochbox.agents.base import AgentLimits, AgentOptions
 from stochbox.errors import ConfigError
 from stochbox.results import Mode, Protocol
 
-PRESETS = ("stochbox", "unpredictabench")
-SANDBOX_BACKENDS = ("auto", "docker", "local", "unsafe-subprocess")
-TOOL_PROTOCOLS = ("auto", "functions", "code")
-
 #: Fields that may change on ``--resume`` without changing any result.
 RUNTIME_FIELDS = frozenset({"sandbox", "concurrency", "jobs", "cache_dir", "max_connections"})
 

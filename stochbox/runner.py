@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
@@ -40,7 +40,7 @@ from typing import Any
 
 from stochbox.agents.base import Agent, EpisodeContext, EpisodeOutcome
 from stochbox.agents.resolve import resolve_agent
-from stochbox.config import RUNTIME_FIELDS, RunConfig
+from stochbox.config import OPTION_NAMES, RUNTIME_FIELDS, RunConfig
 from stochbox.errors import ConfigError, RunStoreError, StochboxError
 from stochbox.plan import EpisodeSpec, RunPlan, plan_episodes
 from stochbox.reference import ReferenceCache, ReferenceRef
@@ -408,24 +408,28 @@ def start_run(
 def resume_run(
     run_dir: Path | str,
     *,
+    overrides: Mapping[str, Any] | None = None,
     progress: ProgressHook | None = None,
     on_start: StartHook | None = None,
     sandbox: Sandbox | None = None,
-    **runtime: Any,
 ) -> RunOutcome:
-    """Finish the run in ``run_dir``. ``runtime`` may override only runtime fields (sandbox, concurrency, ...);
-    ``sandbox`` as in :func:`start_run`."""
+    """Finish the run in ``run_dir``.
+
+    ``overrides`` may change only runtime fields (:data:`RUNTIME_FIELDS`:
+    sandbox backend, concurrency, ...; ``None`` values are ignored);
+    ``sandbox`` as in :func:`start_run`.
+    """
     run_dir = Path(run_dir).expanduser()
     info = read_run_info(run_dir)
-    bad = sorted(k for k, v in runtime.items() if v is not None and k not in RUNTIME_FIELDS)
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    bad = sorted(OPTION_NAMES.get(k, k) for k in given if k not in RUNTIME_FIELDS)
     if bad:
         raise ConfigError(
             f"--resume takes the run's settings from {run_dir}/run.json; cannot change {', '.join(bad)}",
             hint="start a new run with --out to use other settings",
         )
-    overrides = {k: v for k, v in runtime.items() if v is not None}
-    if overrides:
-        info.config = RunConfig.model_validate({**info.config.model_dump(), **overrides})
+    if given:
+        info.config = RunConfig.model_validate({**info.config.model_dump(), **given})
     agents = _resolve_agents(info.config)
     cache = ReferenceCache(info.config.cache_dir)
     owned = sandbox is None

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from stochbox.config import RunConfig, TruthConfig
+from stochbox.config import OPTION_NAMES, RunConfig, TruthConfig
 from stochbox.errors import ConfigError
 from stochbox.reference import ReferenceCache, fill_cache
 from stochbox.report import build_report, print_report, report_console
@@ -55,30 +55,34 @@ def run_command(
     max_tool_calls: Optional[int] = typer.Option(None, "--max-tool-calls", help="Tool calls per episode, tool mode (default 6)."),
     exec_timeout: Optional[float] = typer.Option(None, "--exec-timeout", help="Seconds per sandbox execution (default 10)."),
     episode_timeout: Optional[float] = typer.Option(None, "--episode-timeout", help="Seconds per episode (default 300)."),
+    max_retries: Optional[int] = typer.Option(None, "--max-retries", help="Retries per model call on rate limits, server errors and timeouts (default 6)."),
+    request_timeout: Optional[float] = typer.Option(None, "--request-timeout", help="Seconds per model-call attempt (default: only the episode limit)."),
+    max_connections: Optional[int] = typer.Option(None, "--max-connections", help="Concurrent calls per provider (default: only --concurrency)."),
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Truth cache folder (default $STOCHBOX_CACHE_DIR or the user cache dir)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Finish the run in this folder (settings come from its run.json)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no per-scenario rows."),
 ) -> None:
     """Run models on scenarios and print the KS@N table."""
-    runtime = {"sandbox": sandbox, "concurrency": concurrency, "jobs": jobs, "cache_dir": cache_dir}
+    runtime = {"sandbox": sandbox, "concurrency": concurrency, "jobs": jobs, "cache_dir": cache_dir, "max_connections": max_connections}
     result_opts = {
         "models": model or None, "packs": pack or None, "scenarios": scenario or None, "mode": mode, "n": n,
         "protocol": protocol, "seed": seed, "reference_n": reference_n, "alpha": alpha, "preset": preset,
         "tool_protocol": tool_protocol, "base_url": base_url, "api_key_env": api_key_env, "threads": threads,
         "max_model_calls": max_model_calls, "max_tool_calls": max_tool_calls,
         "exec_timeout_s": exec_timeout, "episode_timeout_s": episode_timeout,
+        "max_retries": max_retries, "request_timeout_s": request_timeout,
     }
     if resume is not None:
         if out_dir is not None and out_dir.resolve() != resume.resolve():
             raise ConfigError("give either --out (new run) or --resume DIR (continue a run), not both")
-        given = sorted(k for k, v in result_opts.items() if v is not None)
+        given = sorted(OPTION_NAMES.get(k, "--" + k.replace("_", "-")) for k, v in result_opts.items() if v is not None)
         if given:
             raise ConfigError(
                 f"--resume takes the run's settings from {resume}/run.json; drop {', '.join(given)}",
                 hint="start a new run with --out to use other settings",
             )
         run_dir = resume
-        do_run = lambda hook: resume_run(resume, progress=hook, on_start=_warn_unconfined, **runtime)  # noqa: E731
+        do_run = lambda hook: resume_run(resume, overrides=runtime, progress=hook, on_start=_warn_unconfined)  # noqa: E731
     else:
         if not model:
             raise ConfigError("--model is required (e.g. --model baseline:oracle)")

@@ -109,7 +109,7 @@ def test_resume_after_a_partial_run_gives_the_report_of_an_uninterrupted_run(tin
         assert 100 <= store.count() < 180
     assert [e.payload["status"] for e in read_trace(tmp_path / "part") if e.event == "run_end"] == ["failed"]
 
-    out = resume_run(tmp_path / "part", concurrency=2, sandbox=sandbox)
+    out = resume_run(tmp_path / "part", overrides={"concurrency": 2}, sandbox=sandbox)
     assert out.status == "complete" and out.done == out.total == 180 and out.ran < 180
     with RunStore(tmp_path / "part") as store:
         assert store.count() == 180
@@ -123,8 +123,8 @@ def test_resume_after_a_partial_run_gives_the_report_of_an_uninterrupted_run(tin
 
 def test_resume_refuses_to_change_what_the_results_depend_on(tiny_pack, sandbox_backend, sandbox, tmp_path):
     start_run(_config(tiny_pack, sandbox_backend, n=2, models=["baseline:collapse"]), tmp_path / "run", sandbox=sandbox)
-    with pytest.raises(ConfigError, match="cannot change n"):
-        resume_run(tmp_path / "run", n=5, sandbox=sandbox)
+    with pytest.raises(ConfigError, match="cannot change --n"):
+        resume_run(tmp_path / "run", overrides={"n": 5}, sandbox=sandbox)
 
 
 def test_same_seed_gives_identical_report_json_and_another_seed_does_not(tiny_pack, sandbox_backend, sandbox, tmp_path):
