@@ -164,3 +164,13 @@ def test_failing_ground_truth_stops_a_run_before_its_folder_exists(capsys, tiny_
 def test_report_of_a_folder_that_is_not_a_run(capsys, tmp_path):
     code, _, err = _cli(capsys, "report", str(tmp_path))
     assert code == 4 and "run.json" in _one_error_line(err)
+
+
+def test_resume_from_the_command_line_accepts_runtime_options(capsys, tiny_pack, sandbox_backend, tmp_path):
+    out_dir = tmp_path / "run"
+    common = ("--sandbox", sandbox_backend, "--concurrency", "2", "-q")
+    code, _, err = _cli(capsys, "run", "--model", "baseline:collapse", "--pack", str(tiny_pack), "--scenario", "coin", "--n", "3", "--reference-n", "100", "--out", str(out_dir), *common)
+    assert code == 0, err
+    code, out, err = _cli(capsys, "run", "--resume", str(out_dir), *common)
+    assert code == 0, err
+    assert "0 episode(s) run, 3/3 stored" in " ".join(err.split()) and "KS@N" in out
