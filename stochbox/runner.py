@@ -83,6 +83,19 @@ def _check_out_dir(out_dir: Path) -> None:
         )
 
 
+def _unique(scenarios: list[Scenario]) -> list[Scenario]:
+    """Episode ids and references are keyed by scenario id, so a run cannot hold one id twice."""
+    seen: dict[str, Scenario] = {}
+    for sc in scenarios:
+        if sc.id in seen:
+            raise ConfigError(
+                f"scenario id '{sc.id}' is in both {seen[sc.id].source or seen[sc.id].pack} and {sc.source or sc.pack}",
+                hint="ids must be unique within a run; rename one or pick packs with --pack",
+            )
+        seen[sc.id] = sc
+    return scenarios
+
+
 def _resolve_agents(config: RunConfig) -> list[Agent]:
     options = config.agent_options()
     agents = [resolve_agent(m, options) for m in config.models]
@@ -370,7 +383,7 @@ def start_run(
     """
     out_dir = Path(out_dir).expanduser()
     _check_out_dir(out_dir)
-    scenarios = select_scenarios(resolve_packs(config.packs), config.scenarios)
+    scenarios = _unique(select_scenarios(resolve_packs(config.packs), config.scenarios))
     agents = _resolve_agents(config)
     cache = ReferenceCache(config.cache_dir)
     owned = sandbox is None

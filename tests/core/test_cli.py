@@ -174,3 +174,12 @@ def test_resume_from_the_command_line_accepts_runtime_options(capsys, tiny_pack,
     code, out, err = _cli(capsys, "run", "--resume", str(out_dir), *common)
     assert code == 0, err
     assert "0 episode(s) run, 3/3 stored" in " ".join(err.split()) and "KS@N" in out
+
+
+def test_the_same_scenario_id_in_two_packs_is_refused(capsys, tiny_pack, tmp_path):
+    twin = write_pack(tmp_path / "twin", name="twin")
+    code, _, err = _cli(capsys, "run", "--model", "baseline:oracle", "--pack", str(tiny_pack), "--pack", str(twin), "--out", str(tmp_path / "run"), "--sandbox", "unsafe-subprocess")
+    assert code == 2
+    line = _one_error_line(err)
+    assert "coin" in line and "twin" in line
+    assert not (tmp_path / "run").exists()
