@@ -127,10 +127,6 @@ class RunConfig(BaseModel):
             ),
         )
 
-    def result_fields(self) -> dict[str, Any]:
-        """The fields that determine results (everything but :data:`RUNTIME_FIELDS`)."""
-        return self.model_dump(mode="json", exclude=set(RUNTIME_FIELDS))
-
     @classmethod
     def from_options(cls, **options: Any) -> "RunConfig":
         """Build from command-line values; ``None`` means "not given" (use the default)."""
