@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+
 from stochbox.report import build_report, print_report, write_html
 
 
