@@ -138,6 +138,8 @@ class EpisodeLedger:
             latency_s=round(latency, 6),
             usage=usage,
             finish_reason=(msg.response_metadata or {}).get("finish_reason"),
+            # in-process models report their own compute time; latency_s also counts queueing for the model
+            generation_s=(msg.response_metadata or {}).get("generation_s"),
         )
         return msg
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +130,10 @@ class LlamaChatModel(BaseChatModel):
         }
         if seed is not None:
             request["seed"] = int(seed) & 0x7FFFFFFF
-        with self._lock:
+        with self._lock:  # time spent waiting here is queueing, not generation: measured apart
+            t0 = time.perf_counter()
             out = self._load().create_chat_completion(**request)
+            generation_s = time.perf_counter() - t0
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         msg = AIMessage(
@@ -140,7 +143,11 @@ class LlamaChatModel(BaseChatModel):
                 "output_tokens": usage.get("completion_tokens", 0),
                 "total_tokens": usage.get("total_tokens", 0),
             },
-            response_metadata={"finish_reason": choice.get("finish_reason"), "model_name": Path(self.model_path).name},
+            response_metadata={
+                "finish_reason": choice.get("finish_reason"),
+                "model_name": Path(self.model_path).name,
+                "generation_s": round(generation_s, 6),
+            },
         )
         return ChatResult(generations=[ChatGeneration(message=msg)])
 
