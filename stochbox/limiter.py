@@ -9,8 +9,8 @@ Contract:
   ``decrease`` (applied to the calls actually in flight, at most once per
   ``cooldown_s`` so one burst of 429s counts once), and each
   :meth:`~AdaptiveLimiter.on_success` adds ``1/limit`` (about +1 per round of
-  calls) until it is back at ``max_limit``. It never goes below
-  ``min_limit``.
+  calls, and only while the limit is what holds calls back) until it is
+  back at ``max_limit``. It never goes below ``min_limit``.
 * :func:`limiter_for` returns the one limiter for a provider key in the
   running event loop, so every episode calling the same provider shares it;
   the first caller's ``max_limit`` wins.
@@ -107,8 +107,9 @@ class AdaptiveLimiter:
         self.limit = max(self.min_limit, min(self.limit, self.in_flight) * self.decrease)
 
     def on_success(self) -> None:
-        """A call went through: grow the limit by about one per round of calls."""
-        if self.limit < self.max_limit:
+        """A call went through: grow the limit by about one per round of calls, while it is what holds calls back."""
+        binding = bool(self._waiters) or self.in_flight + 1 >= math.floor(self.limit)
+        if binding and self.limit < self.max_limit:  # an unused limit must not grow (TCP's application-limited rule)
             self.limit = min(self.max_limit, self.limit + 1.0 / self.limit)
             self._wake()
 

@@ -16,11 +16,11 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from stochbox.config import OPTION_NAMES, RunConfig, TruthConfig
 from stochbox.errors import ConfigError
+from stochbox.progress import RunProgress
 from stochbox.reference import ReferenceCache, fill_cache
 from stochbox.report import build_report, print_report, report_console
 from stochbox.runinfo import RUN_FILE, RunInfo
@@ -105,18 +105,10 @@ def _warn_unconfined(info: RunInfo) -> None:
 
 
 def _with_progress(do_run, run_dir: Path, *, quiet: bool) -> RunOutcome:
-    progress = Progress(
-        TextColumn("episodes"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=console, disable=quiet or not console.is_terminal,
-    )
-    task = progress.add_task("episodes", total=None)
-
-    def hook(_record, done: int, total: int) -> None:
-        progress.update(task, completed=done, total=total)
-
+    progress = RunProgress(console, disable=quiet or not console.is_terminal)
     try:
         with progress:
-            return do_run(hook)
+            return do_run(progress.hook)
     except KeyboardInterrupt:
         if (run_dir / RUN_FILE).is_file():
             typer.echo(f"interrupted: finished episodes are saved in {run_dir}; resume with: stochbox run --resume {run_dir}", err=True)
