@@ -42,6 +42,7 @@ from stochbox.agents.base import Agent, EpisodeContext, EpisodeOutcome
 from stochbox.agents.resolve import resolve_agent
 from stochbox.config import OPTION_NAMES, RUNTIME_FIELDS, RunConfig
 from stochbox.errors import ConfigError, RunStoreError, StochboxError
+from stochbox.executors import Executor, make_executor
 from stochbox.plan import EpisodeSpec, RunPlan, plan_episodes
 from stochbox.reference import ReferenceCache, ReferenceRef
 from stochbox.results import EpisodeRecord, EpisodeStatus, Mode
@@ -144,6 +145,8 @@ class _Run:
         sandbox: Sandbox,
         references: dict[str, list[Any]],
         progress: ProgressHook | None,
+        *,
+        executor: Executor | None = None,
     ) -> None:
         self.run_dir = run_dir
         self.info = info
@@ -153,6 +156,7 @@ class _Run:
         self.references = references
         self.progress = progress
         self.plan: RunPlan = plan_episodes(self.config, info.scenarios)
+        self.executor = executor or make_executor(self.config.executor, ray_address=self.config.ray_address)
 
     async def execute(self, *, resumed: bool) -> RunOutcome:
         store = RunStore(self.run_dir, create=True)  # also on resume: a crash may precede the first episode
@@ -193,7 +197,7 @@ class _Run:
                     if stopping:
                         return
                     await asyncio.sleep(0)  # yield even when agents never do, so stops and peers get a turn
-                    record = await self._run_episode(spec, trace)
+                    record = await self.executor.run_episode(self, spec, trace)
                     store.put(record)
                     trace.emit(
                         "episode_end",
@@ -209,15 +213,16 @@ class _Run:
                         self.progress(record, done, len(self.plan.episodes))
 
             stopping = False
-            workers = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, max(1, len(todo))))]
-            try:
-                await asyncio.gather(*workers)
-            except BaseException:
-                stopping = True
-                for w in workers:
-                    w.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-                raise
+            async with self.executor.session(self):  # where episodes run: stochbox.executors
+                workers = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, max(1, len(todo))))]
+                try:
+                    await asyncio.gather(*workers)
+                except BaseException:
+                    stopping = True
+                    for w in workers:
+                        w.cancel()
+                    await asyncio.gather(*workers, return_exceptions=True)
+                    raise
             status = "complete"
         except (KeyboardInterrupt, asyncio.CancelledError):
             status = "interrupted"

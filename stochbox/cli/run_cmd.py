@@ -57,13 +57,16 @@ def run_command(
     episode_timeout: Optional[float] = typer.Option(None, "--episode-timeout", help="Seconds per episode (default 300)."),
     max_retries: Optional[int] = typer.Option(None, "--max-retries", help="Retries per model call on rate limits, server errors and timeouts (default 6)."),
     request_timeout: Optional[float] = typer.Option(None, "--request-timeout", help="Seconds per model-call attempt (default: only the episode limit)."),
+    executor: Optional[str] = typer.Option(None, "--executor", help="Where episodes run: local (asyncio, default) | ray (a Ray cluster; the [ray] extra)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address for --executor ray (default: start a local cluster)."),
     max_connections: Optional[int] = typer.Option(None, "--max-connections", help="Concurrent calls per provider (default: only --concurrency)."),
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Truth cache folder (default $STOCHBOX_CACHE_DIR or the user cache dir)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Finish the run in this folder (settings come from its run.json)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no per-scenario rows."),
 ) -> None:
     """Run models on scenarios and print the KS@N table."""
-    runtime = {"sandbox": sandbox, "concurrency": concurrency, "jobs": jobs, "cache_dir": cache_dir, "max_connections": max_connections}
+    runtime = {"sandbox": sandbox, "concurrency": concurrency, "jobs": jobs, "cache_dir": cache_dir, "max_connections": max_connections,
+               "executor": executor, "ray_address": ray_address}
     result_opts = {
         "models": model or None, "packs": pack or None, "scenarios": scenario or None, "mode": mode, "n": n,
         "protocol": protocol, "seed": seed, "reference_n": reference_n, "alpha": alpha, "preset": preset,

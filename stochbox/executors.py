@@ -1,0 +1,73 @@
+"""Executors: where a run's episodes execute (``--executor local|ray``).
+
+Contract: an :class:`Executor` turns one :class:`~stochbox.plan.EpisodeSpec`
+into one :class:`~stochbox.results.EpisodeRecord`, emitting the episode's
+trace events into the run's trace. The runner owns everything else -- which
+episodes are left, how many are in flight (``--concurrency``), storing each
+record as it arrives, ``episode_end``, progress -- so every executor gets
+crash-safe resume for free, and an episode's record depends only on its spec
+(seeds come from the run seed), never on where it ran: ``local`` and ``ray``
+store the same samples and statuses for the same seed.
+
+* ``local`` (default): asyncio tasks in this process, sharing the run's
+  sandbox pool and agents.
+* ``ray``: :mod:`stochbox.ray_executor` (needs the ``ray`` extra).
+
+Lifecycle: ``async with executor.session(run):`` around the episodes;
+:meth:`Executor.run_episode` only inside it. Execution errors must become
+``failed`` records (as the local path does); only StochboxError (a
+configuration mistake) and cancellation may escape.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from stochbox.errors import ConfigError
+
+if TYPE_CHECKING:
+    from stochbox.plan import EpisodeSpec
+    from stochbox.results import EpisodeRecord
+
+EXECUTORS = ("local", "ray")
+
+
+class Executor(ABC):
+    name: str
+
+    @asynccontextmanager
+    async def session(self, run: Any) -> AsyncIterator[None]:
+        """Set up for ``run`` (a :class:`stochbox.runner` run) and tear down afterwards."""
+        yield
+
+    @abstractmethod
+    async def run_episode(self, run: Any, spec: "EpisodeSpec", trace: Any) -> "EpisodeRecord":
+        """Run one episode; its events go to ``trace.emit(event, episode_id=..., **fields)``."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"executor": self.name}
+
+
+class LocalExecutor(Executor):
+    """Episodes as asyncio tasks in this process."""
+
+    name = "local"
+
+    async def run_episode(self, run: Any, spec: "EpisodeSpec", trace: Any) -> "EpisodeRecord":
+        return await run._run_episode(spec, trace)
+
+
+def make_executor(name: str = "local", *, ray_address: str | None = None) -> Executor:
+    """The executor for ``--executor NAME``; ConfigError for an unknown name, MissingExtraError without ray."""
+    if name == "local":
+        if ray_address:
+            raise ConfigError("--ray-address needs --executor ray")
+        return LocalExecutor()
+    if name == "ray":
+        from stochbox.ray_executor import RayExecutor
+
+        return RayExecutor(address=ray_address)
+    raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, not '{name}'")
