@@ -43,7 +43,7 @@ def draw_agent_counts(pooled: np.ndarray, n: int, draws: int, rng: np.random.Gen
     the sizes, so results stay deterministic).
     """
     pooled = np.asarray(pooled, dtype=np.int64)
-    method = "marginals" if len(pooled) <= max(8, n // 10) else "count"
+    method = "marginals" if len(pooled) <= max(8, n // 5) else "count"  # measured crossover
     return rng.multivariate_hypergeometric(pooled, n, size=draws, method=method)
 
 
