@@ -148,7 +148,10 @@ def limiters() -> list[AdaptiveLimiter]:
 
 def provider_key(model: object) -> str:
     """Which provider a (possibly ``.bind``-wrapped) chat model talks to: its class and endpoint."""
-    while hasattr(model, "bound"):  # RunnableBinding from .bind(...) / .bind_tools(...)
-        model = model.bound
-    endpoint = next((getattr(model, a) for a in ("openai_api_base", "base_url", "anthropic_api_url") if getattr(model, a, None)), "")
+    fields = getattr(model, "__dict__", {})
+    while "bound" in fields:  # RunnableBinding from .bind(...) / .bind_tools(...)
+        model = fields["bound"]
+        fields = getattr(model, "__dict__", {})
+    # read the instance dict: pydantic's attribute fallback is slow, and this runs once per model call
+    endpoint = next((fields[a] for a in ("openai_api_base", "base_url", "anthropic_api_url") if fields.get(a)), "")
     return f"{type(model).__name__}:{endpoint}" if endpoint else type(model).__name__

@@ -186,11 +186,8 @@ async def test_aimd_backs_off_under_rate_limits_and_recovers_when_they_stop():
 
 
 async def test_one_limiter_per_provider_per_loop():
-    class Endpoint:
-        openai_api_base = "http://127.0.0.1:9/v1"
+    from langchain_openai import ChatOpenAI
 
-    class Bound:
-        bound = Endpoint()
-
-    assert provider_key(Bound()) == "Endpoint:http://127.0.0.1:9/v1"
+    model = ChatOpenAI(model="stub", base_url="http://127.0.0.1:9/v1", api_key="not-needed")
+    assert provider_key(model.bind(seed=1).bind_tools([])) == "ChatOpenAI:http://127.0.0.1:9/v1"
     assert limiter_for("a", 2) is limiter_for("a") and limiter_for("a") is not limiter_for("b")
