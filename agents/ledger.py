@@ -22,6 +22,7 @@ traced through ``ctx.emit``:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -51,6 +52,14 @@ def tool_output_cap(ctx: EpisodeContext) -> int:
     fmt = ctx.scenario.answer_format
     width = fmt.dim or len(fmt.items or []) or 1
     return max(ctx.limits.tool_output_cap, BYTES_PER_VALUE * width * ctx.n_samples)
+
+
+class NotRetried(Exception):
+    """A provider error the caller declared permanent (``call_model(permanent=...)``); ``error`` is the original."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
 
 
 class LimitReached(Exception):
@@ -96,10 +105,16 @@ class EpisodeLedger:
         return self.n_model_calls + 1 >= self.limits.max_model_calls
 
     async def call_model(
-        self, model: BaseChatModel | Runnable, messages: list[BaseMessage], *, tools: list[dict[str, Any]] | None = None
+        self,
+        model: BaseChatModel | Runnable,
+        messages: list[BaseMessage],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        permanent: Callable[[BaseException], bool] | None = None,
     ) -> AIMessage:
         """One model call. ``tools`` are the OpenAI-style function schemas bound to ``model`` (traced:
-        names as ``tools``, full schemas as ``tool_schemas``, so a replay can offer exactly the same)."""
+        names as ``tools``, full schemas as ``tool_schemas``, so a replay can offer exactly the same).
+        Errors for which ``permanent`` is true are not retried: they raise :class:`NotRetried` at once."""
         if self.n_model_calls >= self.limits.max_model_calls:
             raise self.hit("max_model_calls", self.limits.max_model_calls)
         remaining = self.remaining_s()
@@ -114,8 +129,17 @@ class EpisodeLedger:
         self.n_model_calls += 1
         t0 = time.perf_counter()
         try:
+
+            async def attempt() -> Any:
+                try:
+                    return await model.ainvoke(messages)
+                except Exception as exc:
+                    if permanent is not None and permanent(exc):
+                        raise NotRetried(exc) from exc
+                    raise
+
             msg = await call_with_retry(
-                lambda: model.ainvoke(messages),
+                attempt,
                 policy=self._retry_policy,
                 deadline=self.deadline,
                 on_retry=self._on_retry,

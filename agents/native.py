@@ -21,7 +21,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
 from stochbox.agents.base import EpisodeContext
-from stochbox.agents.ledger import EpisodeLedger
+from stochbox.agents.ledger import EpisodeLedger, NotRetried
 from stochbox.agents.parsing import ParsedAnswer, answer_json_schema, parse_answer
 from stochbox.agents.prompts import native_system, user_prompt
 
@@ -106,13 +106,13 @@ def build_native_graph(structured: StructuredOutput | None = None):
         while structured is not None and structured.enabled:
             fmt = structured.response_format(schema)
             try:
-                msg = await ledger.call_model(model.bind(response_format=fmt), messages)
+                msg = await ledger.call_model(
+                    model.bind(response_format=fmt), messages, permanent=rejected_response_format
+                )
                 return {"messages": [msg]}
-            except Exception as exc:
-                if not rejected_response_format(exc):
-                    raise
+            except NotRetried as exc:
                 structured.reject()  # this provider does not take this form; try the next, then plain text
-                ledger.emit("error", where="structured_output", message=f"{fmt['type']} rejected: {type(exc).__name__}: {exc}")
+                ledger.emit("error", where="structured_output", message=f"{fmt['type']} rejected: {exc}")
         msg = await ledger.call_model(model, messages)
         return {"messages": [msg]}
 
