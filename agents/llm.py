@@ -113,6 +113,8 @@ def chat_backend(spec: str, options: AgentOptions) -> ModelBackend:
         kw["max_tokens"] = options.max_tokens
     if spec.startswith(("openai:", "anthropic:")):
         kw["max_retries"] = 0  # stochbox.retry owns the policy (traced, adaptive); client retries would multiply it
+    if spec.startswith("openai:"):
+        kw["http_async_client"] = _openai_async_client()
     try:
         model = init_chat_model(spec, **kw)
     except ImportError as exc:
@@ -135,6 +137,16 @@ def chat_backend(spec: str, options: AgentOptions) -> ModelBackend:
         structured=StructuredOutput([openai_json_schema, json_object_schema]) if is_openai else None,
         details={"provider": spec.split(":", 1)[0], "base_url": options.base_url},
     )
+
+
+def _openai_async_client() -> Any:
+    """A connection pool of this agent's own: langchain-openai's default one is cached per process, so its
+    connections outlive the event loop of one run and fail in the next ("Event loop is closed"); and its
+    100 keep-alive connections would make every call beyond 100 concurrent ones reconnect."""
+    import openai
+
+    limits = type(openai.DEFAULT_CONNECTION_LIMITS)(max_connections=4096, max_keepalive_connections=4096, keepalive_expiry=30.0)
+    return openai.DefaultAsyncHttpxClient(limits=limits)
 
 
 class LLMAgent(Agent):
