@@ -106,3 +106,11 @@ def test_a_model_that_never_stops_calling_tools_hits_a_limit(unit_pack, sandbox,
     assert [r.status.value for r in records] == ["limit", "limit"]
     assert all(r.reason in ("max_model_calls", "max_tool_calls") for r in records)
     assert all(r.n_model_calls <= 4 for r in records)
+
+
+def test_two_runs_in_one_process_against_the_same_server(stub, unit_pack, sandbox, tmp_path):
+    """Each run has its own connection pool: a pool cached across runs holds connections of a closed event loop."""
+    for name in ("first", "second"):
+        cfg = RunConfig.model_validate(dict(models=["openai:stub"], base_url=stub.url, packs=[str(unit_pack)], n=6, reference_n=200, concurrency=3))
+        outcome = start_run(cfg, tmp_path / name, sandbox=sandbox)
+        assert outcome.statuses == {"ok": 6}, (name, outcome.statuses)
