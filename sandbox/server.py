@@ -788,6 +788,15 @@ def _drain(outputs, open_outputs):
             select.select(list(open_outputs), [], [], 0.05)
 
 
+def _retire(rfd, wfd):
+    """Answer the next request with "retire" (without running it): the host replaces this server and retries."""
+    try:
+        req = read_frame(rfd)
+    except EOFError:
+        return
+    write_frame(wfd, {"op": "retire", "id": req.get("id")})
+
+
 def serve(rfd, wfd):
     server = Server(rfd, wfd)
     while True:

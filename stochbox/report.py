@@ -31,6 +31,7 @@ from rich.table import Table
 
 from stochbox.evaluators import KSAtNSummary, ScenarioTestResult, get_preset, summarize
 from stochbox.results import EpisodeRecord
+from stochbox.console import table_console
 
 
 class Report(BaseModel):
@@ -94,8 +95,7 @@ def _fmt(x: float | None, spec: str = ".3f") -> str:
 
 def report_console() -> Console:
     """A console that does not squeeze the tables when stdout is a file or pipe."""
-    probe = Console()
-    return probe if probe.is_terminal else Console(width=200)
+    return table_console()
 
 
 def print_report(report: Report, console: Console | None = None, *, per_scenario: bool = True) -> None:

@@ -27,20 +27,15 @@ app = typer.Typer(
 _COMMAND_MODULES = (
     "stochbox.cli.scenarios_cmd",  # scenarios list/show/validate/import
     "stochbox.cli.sandbox_cmd",  # sandbox exec/check/cleanup/build-image
-    "stochbox.cli.run_cmd",  # run, truth, demo
+    "stochbox.cli.run_cmd",  # run, truth
+    "stochbox.cli.demo_cmd",  # demo (the README's main job)
     "stochbox.cli.report_cmd",  # report
     "stochbox.cli.eval_cmd",  # compare, calibrate
     "stochbox.cli.audit_cmd",  # audit, trace, replay, view, export
 )
 
 for _name in _COMMAND_MODULES:
-    try:
-        _mod = importlib.import_module(_name)
-    except ModuleNotFoundError as exc:  # a group not written yet
-        if exc.name != _name:
-            raise
-        continue
-    _mod.register(app)
+    importlib.import_module(_name).register(app)
 
 
 def print_error(err: StochboxError) -> None:

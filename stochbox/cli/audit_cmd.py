@@ -17,13 +17,13 @@ from rich.table import Table
 
 from stochbox.audit import AuditReport, audit_run, audit_trace, parse_flag_names
 from stochbox.errors import ConfigError
+from stochbox.console import table_console
 
 _RUN_DIR = typer.Argument(..., help="A run folder made by 'stochbox run'.")
 
 
 def _console() -> Console:
-    probe = Console()
-    return probe if probe.is_terminal else Console(width=160)
+    return table_console(width=160)
 
 
 def print_audit(report: AuditReport, console: Console, *, max_rows: int = 200) -> None:

@@ -25,12 +25,11 @@ from stochbox.evaluators.compare import DEFAULT_BOOTSTRAP, Comparison, compare_r
 from stochbox.evaluators.fidelity import DEFAULT_M, DEFAULT_MAX_PROGRAMS, FidelityReport, program_fidelity
 from stochbox.evaluators.presets import PRESET_NAMES, get_preset
 from stochbox.evaluators.runs import load_run
+from stochbox.console import table_console
 
 
 def _console() -> Console:
-    # emoji=False: tags like "family:normal" must not turn into emoji codes
-    probe = Console(emoji=False)
-    return probe if probe.is_terminal else Console(width=200, emoji=False)
+    return table_console()
 
 
 def _p(x: float | None) -> str:

@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from stochbox.console import table_console
 from stochbox.errors import ConfigError
 from stochbox.sandbox import TOOL_OUTPUT_CAP, SandboxSpec, open_sandbox
 
 sandbox_app = typer.Typer(help="Run code in the sandbox, self-test its containment, manage its image.", no_args_is_help=True)
-console = Console()
+console = table_console()
 
 _BACKEND_HELP = "auto (Docker if an engine answers, else the local jail), docker, local, or unsafe-subprocess (NO isolation)."
 

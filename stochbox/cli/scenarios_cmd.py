@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from stochbox.console import table_console
 from stochbox.errors import ScenarioError
 from stochbox.scenarios import find_scenario, resolve_packs, validate_path
 
 scenarios_app = typer.Typer(help="List, show and validate scenario packs.", no_args_is_help=True)
-console = Console()
+console = table_console()
 
 
 def _counts(scenarios: list) -> dict:
