@@ -16,6 +16,7 @@ independent and reproducible.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -126,17 +127,5 @@ def generate_samples(scenario: Scenario, n: int, seed: int, sandbox: Sandbox) ->
 
 
 async def agenerate_samples(scenario: Scenario, n: int, seed: int, sandbox: Sandbox) -> list[Any]:
-    if n < 1:
-        raise ValueError("n must be >= 1")
-    code, globals_ = program_for(scenario, n)
-    for _ in range(1 + SERVER_CRASH_RETRIES):
-        res = await sandbox.aexecute(
-            code,
-            timeout_s=scenario.ground_truth.timeout_s,
-            seed=seed,
-            output_cap=TRUTH_OUTPUT_CAP,
-            globals_=globals_,
-        )
-        if not _lost_server(res):
-            break
-    return parse_samples(scenario, res, n)
+    """:func:`generate_samples` without blocking the event loop (the sandbox call runs in a thread)."""
+    return await asyncio.to_thread(generate_samples, scenario, n, seed, sandbox)
