@@ -14,8 +14,12 @@ Contract:
 * ``parse_rate`` = valid samples / samples requested, over stored episodes.
 * ``Report.to_json`` rounds floats to 12 significant digits (see there).
 * JSON field names are stable: ``summary`` items are
-  :class:`~stochbox.evaluators.KSAtNSummary`, ``results`` items
-  :class:`~stochbox.evaluators.ScenarioTestResult`.
+  :class:`~stochbox.evaluators.KSAtNSummary` plus ``mean_model_calls`` and
+  ``mean_tool_calls`` (per stored episode of the arm; None when it has none),
+  ``results`` items :class:`~stochbox.evaluators.ScenarioTestResult`.
+* ``curves`` holds KS@N (with its Wilson interval) of each arm at every N of
+  :data:`~stochbox.evaluators.DEFAULT_CURVE_NS` not above the run's N,
+  evaluated on prefixes of the same episode-ordered samples.
 """
 
 from __future__ import annotations
@@ -29,9 +33,27 @@ from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.table import Table
 
-from stochbox.evaluators import KSAtNSummary, ScenarioTestResult, get_preset, summarize
-from stochbox.results import EpisodeRecord
 from stochbox.console import table_console
+from stochbox.evaluators import DEFAULT_CURVE_NS, KSAtNSummary, ScenarioTestResult, get_preset, summarize
+from stochbox.results import EpisodeRecord
+
+
+class ArmSummary(KSAtNSummary):
+    """KS@N of one (model, mode) and how much the agent worked for it."""
+
+    mean_model_calls: float | None = None
+    mean_tool_calls: float | None = None
+
+
+class CurvePoint(BaseModel):
+    """KS@N of one (model, mode) at one N of the curve, with its 95% Wilson interval."""
+
+    model: str
+    mode: str
+    n: int
+    ks_at_n: float
+    ci_low: float
+    ci_high: float
 
 
 class Report(BaseModel):
@@ -41,8 +63,9 @@ class Report(BaseModel):
 
     alpha: float
     preset: str
-    summary: list[KSAtNSummary]
+    summary: list[ArmSummary]
     results: list[ScenarioTestResult]
+    curves: list[CurvePoint] = []
 
     def to_json(self) -> str:
         """Canonical JSON. Floats carry 12 significant digits, so last-bit noise of floating-point
@@ -80,13 +103,29 @@ def build_report(
     run = load_run(run_dir, sandbox=sandbox)
     config = run.config
     rule = get_preset(preset or config.preset, alpha if alpha is not None else config.alpha)
-    summary: list[KSAtNSummary] = []
+    summary: list[ArmSummary] = []
     results: list[ScenarioTestResult] = []
+    curves: list[CurvePoint] = []
     for arm in run.arms:
         group = run.evaluate(arm, rule)
-        summary.append(summarize(group, parse_rate=run.parse_rate(arm)))
+        episodes = [r for recs in run.records.get(arm, {}).values() for r in recs]
+        summary.append(
+            ArmSummary(
+                **summarize(group, parse_rate=run.parse_rate(arm)).model_dump(),
+                mean_model_calls=_mean(r.n_model_calls for r in episodes),
+                mean_tool_calls=_mean(r.n_tool_calls for r in episodes),
+            )
+        )
         results.extend(group)
-    return Report(alpha=rule.alpha, preset=rule.name, summary=summary, results=results)
+        for n in (n for n in DEFAULT_CURVE_NS if n <= config.n):
+            point = summarize(run.evaluate(arm, rule, n), parse_rate=0.0)
+            curves.append(CurvePoint(**point.model_dump(include=set(CurvePoint.model_fields))))
+    return Report(alpha=rule.alpha, preset=rule.name, summary=summary, results=results, curves=curves)
+
+
+def _mean(values: Iterable[int]) -> float | None:
+    values = list(values)
+    return sum(values) / len(values) if values else None
 
 
 def _fmt(x: float | None, spec: str = ".3f") -> str:
@@ -102,7 +141,7 @@ def print_report(report: Report, console: Console | None = None, *, per_scenario
     """The text form: one summary table, then per-scenario rows."""
     console = console or report_console()
     table = Table(title=f"KS@N (preset {report.preset}, alpha {report.alpha:g}, 95% Wilson CI)")
-    for col in ("model", "mode", "N", "KS@N", "95% CI", "passed", "parse rate", "mean stat"):
+    for col in ("model", "mode", "N", "KS@N", "95% CI", "passed", "parse rate", "mean stat", "model calls", "tool calls"):
         table.add_column(col, justify="left" if col in ("model", "mode") else "right")
     for s in report.summary:
         table.add_row(
@@ -114,6 +153,8 @@ def print_report(report: Report, console: Console | None = None, *, per_scenario
             f"{s.passed}/{s.scenarios}",
             f"{s.parse_rate:.3f}",
             _fmt(s.mean_statistic),
+            _fmt(s.mean_model_calls, ".2f"),
+            _fmt(s.mean_tool_calls, ".2f"),
         )
     if per_scenario:
         rows = Table(title="per scenario")
@@ -131,6 +172,13 @@ def print_report(report: Report, console: Console | None = None, *, per_scenario
                 "yes" if r.passed else "no",
             )
         console.print(rows)
+    if report.curves:
+        curve = Table(title="KS@N curve (prefixes of the same samples, 95% Wilson CI)")
+        for col in ("model", "mode", "N", "KS@N", "95% CI"):
+            curve.add_column(col, justify="left" if col in ("model", "mode") else "right")
+        for c in report.curves:
+            curve.add_row(c.model, c.mode, str(c.n), f"{c.ks_at_n:.3f}", f"[{c.ci_low:.3f}, {c.ci_high:.3f}]")
+        console.print(curve)
     console.print(table)
 
 

@@ -183,3 +183,58 @@ def test_the_same_scenario_id_in_two_packs_is_refused(capsys, tiny_pack, tmp_pat
     line = _one_error_line(err)
     assert "coin" in line and "twin" in line
     assert not (tmp_path / "run").exists()
+
+
+_COIN_SCRIPT = """
+native:
+  - text: "ANSWER: heads"
+tool:
+  - tool_calls:
+      - name: python
+        args: {code: "import random\\nprint(random.choice(['heads', 'tails']))"}
+  - tool_calls:
+      - name: submit
+        args: {answer: "{{last_output_line}}"}
+"""
+
+
+def test_report_shows_tool_use_and_the_ksn_curve(capsys, tiny_pack, sandbox_backend, tmp_path):
+    """A scripted model: natively one call and a constant; in tool mode two calls around one program run."""
+    from stochbox.evaluators.intervals import wilson_interval
+    from stochbox.store import RunStore
+
+    script = tmp_path / "coin.yaml"
+    script.write_text(_COIN_SCRIPT)
+    out_dir = tmp_path / "run"
+    code, _, err = _cli(
+        capsys, "run", "--model", f"scripted:{script}", "--pack", str(tiny_pack), "--scenario", "coin",
+        "--mode", "both", "--n", "30", "--reference-n", "500", "--seed", "5", "--out", str(out_dir),
+        "--sandbox", sandbox_backend, "-q",
+    )
+    assert code == 0, err
+    code, out, _ = _cli(capsys, "report", str(out_dir), "--json")
+    assert code == 0
+    report = json.loads(out)
+    with RunStore(out_dir) as store:
+        records = list(store.records())
+    by_mode = {s["mode"]: s for s in report["summary"]}
+    for mode, s in by_mode.items():
+        recs = [r for r in records if r.mode.value == mode]
+        assert len(recs) == 30
+        assert s["mean_model_calls"] == pytest.approx(sum(r.n_model_calls for r in recs) / 30)
+        assert s["mean_tool_calls"] == pytest.approx(sum(r.n_tool_calls for r in recs) / 30)
+    assert by_mode["native"]["mean_model_calls"] == 1 and by_mode["native"]["mean_tool_calls"] == 0
+    assert by_mode["tool"]["mean_model_calls"] == 2 and by_mode["tool"]["mean_tool_calls"] >= 1
+    # curve: N in (10, 30) for a run at N=30, both arms; a constant "heads" fails the coin at both N
+    curves = report["curves"]
+    assert [(c["mode"], c["n"]) for c in curves] == [("native", 10), ("native", 30), ("tool", 10), ("tool", 30)]
+    low, high = wilson_interval(0, 1)
+    for c in curves:
+        if c["mode"] == "native":
+            assert (c["ks_at_n"], c["ci_low"], c["ci_high"]) == (0.0, 0.0, pytest.approx(high))
+    at_30 = {c["mode"]: c for c in curves if c["n"] == 30}
+    for mode, s in by_mode.items():
+        assert {k: at_30[mode][k] for k in ("ks_at_n", "ci_low", "ci_high")} == {k: s[k] for k in ("ks_at_n", "ci_low", "ci_high")}
+    assert _cli(capsys, "report", str(out_dir), "--json")[1] == out  # deterministic
+    code, text, _ = _cli(capsys, "report", str(out_dir))
+    assert "KS@N curve" in text and "model calls" in text and "2.00" in text
