@@ -40,6 +40,8 @@ OPTION_NAMES = {
     "base_url": "--base-url",
     "api_key_env": "--api-key-env",
     "threads": "--threads",
+    "temperature": "--temperature",
+    "max_tokens": "--max-tokens",
     "max_model_calls": "--max-model-calls",
     "max_tool_calls": "--max-tool-calls",
     "exec_timeout_s": "--exec-timeout",
@@ -76,6 +78,8 @@ class RunConfig(BaseModel):
     base_url: str | None = None
     api_key_env: str | None = None  # the variable's *name*; the key itself is never stored
     threads: int = Field(default=1, ge=1, le=256)
+    temperature: float | None = Field(default=None, ge=0, le=2)  # None: the model's own default
+    max_tokens: int | None = Field(default=None, ge=1)  # per model reply; None: the model's own default
     max_model_calls: int = Field(default=8, ge=1)
     max_tool_calls: int = Field(default=6, ge=0)
     exec_timeout_s: float = Field(default=10.0, gt=0)
@@ -120,6 +124,8 @@ class RunConfig(BaseModel):
             base_url=self.base_url,
             api_key_env=self.api_key_env,
             threads=self.threads,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
             limits=AgentLimits(
                 max_model_calls=self.max_model_calls,
                 max_tool_calls=self.max_tool_calls,

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -238,3 +239,43 @@ def test_report_shows_tool_use_and_the_ksn_curve(capsys, tiny_pack, sandbox_back
     assert _cli(capsys, "report", str(out_dir), "--json")[1] == out  # deterministic
     code, text, _ = _cli(capsys, "report", str(out_dir))
     assert "KS@N curve" in text and "model calls" in text and "2.00" in text
+
+
+def test_temperature_and_max_tokens_reach_run_json_and_the_model(capsys, tiny_pack, sandbox_backend, tmp_path):
+    """--temperature/--max-tokens are saved in run.json, and the config built from it hands them to the models."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from stochbox.agents.llm import make_llm_agent
+    from stochbox.runinfo import read_run_info
+
+    script = tmp_path / "coin.yaml"
+    script.write_text(_COIN_SCRIPT)
+    out_dir = tmp_path / "run"
+    code, _, err = _cli(
+        capsys, "run", "--model", f"scripted:{script}", "--pack", str(tiny_pack), "--scenario", "coin", "--n", "2",
+        "--reference-n", "100", "--temperature", "0.3", "--max-tokens", "77", "--out", str(out_dir),
+        "--sandbox", sandbox_backend, "-q",
+    )
+    assert code == 0, err
+    raw = json.loads((out_dir / "run.json").read_text())
+    assert (raw["config"]["temperature"], raw["config"]["max_tokens"]) == (0.3, 77)
+    options = read_run_info(out_dir).config.agent_options()
+    assert (options.temperature, options.max_tokens) == (0.3, 77)
+    ctx = SimpleNamespace(seed=1)
+    pytest.importorskip("langchain_openai")
+    chat = make_llm_agent("openai:gpt-4o-mini", replace(options, base_url="http://127.0.0.1:9/v1"))
+    model = chat.backend.model_for(ctx).bound  # the ChatOpenAI behind the per-episode seed binding
+    assert (model.temperature, model.max_tokens) == (0.3, 77)
+    asyncio.run(chat.aclose())
+    pytest.importorskip("llama_cpp")
+    local = make_llm_agent("local:smollm2", options)
+    try:
+        llama = local.backend.model_for(ctx).bound
+        assert (llama.temperature, llama.max_tokens) == (0.3, 77)
+        assert local.describe()["max_tokens"] == 77
+    finally:
+        asyncio.run(local.aclose())
+    # out of range: a one-line error naming the option
+    code, _, err = _cli(capsys, "run", "--model", "baseline:oracle", "--temperature", "3", "--out", str(tmp_path / "x"))
+    assert code == 2 and "--temperature" in _one_error_line(err)
