@@ -9,15 +9,17 @@ Exit codes: 0 when done; 1 when ``audit --fail-on`` finds a listed flag or
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from stochbox.audit import AuditReport, audit_run, audit_trace, parse_flag_names
-from stochbox.errors import ConfigError
 from stochbox.console import table_console
+from stochbox.errors import ConfigError
+
+if TYPE_CHECKING:  # stochbox.audit loads the evaluators (scipy): imported by the commands that need it
+    from stochbox.audit import AuditReport
 
 _RUN_DIR = typer.Argument(..., help="A run folder made by 'stochbox run'.")
 
@@ -49,6 +51,8 @@ def audit_command(
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Comma-separated flag names; exit 1 if any is present."),
 ) -> None:
     """Flag episodes that did not earn their samples honestly (see docs/trace-schema.md, 'Audit flags')."""
+    from stochbox.audit import audit_run, parse_flag_names
+
     gate = parse_flag_names(fail_on) if fail_on else []
     report = audit_run(run_dir)
     if as_json:
@@ -66,6 +70,7 @@ def trace_command(
     episode: str = typer.Option(..., "--episode", "-e", help="Episode id (model/mode/scenario/index)."),
 ) -> None:
     """Print one episode as a readable transcript: prompts, replies, tool calls, code, outputs, verdict."""
+    from stochbox.audit import audit_trace
     from stochbox.run_trace import load_run_trace
     from stochbox.transcript import print_transcript
 

@@ -13,19 +13,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from stochbox.errors import ConfigError
-from stochbox.evaluators.calibration import DEFAULT_TRIALS, CalibrationReport, ScenarioCalibration, calibrate
-from stochbox.evaluators.compare import DEFAULT_BOOTSTRAP, Comparison, compare_runs
-from stochbox.evaluators.fidelity import DEFAULT_M, DEFAULT_MAX_PROGRAMS, FidelityReport, program_fidelity
-from stochbox.evaluators.presets import PRESET_NAMES, get_preset
-from stochbox.evaluators.runs import load_run
+from stochbox.cli.defaults import DEFAULT_BOOTSTRAP, DEFAULT_M, DEFAULT_MAX_PROGRAMS, DEFAULT_TRIALS, PRESET_NAMES
 from stochbox.console import table_console
+from stochbox.errors import ConfigError
+
+if TYPE_CHECKING:  # the evaluators import scipy: loaded by the commands, not by ``stochbox --help``
+    from stochbox.evaluators.calibration import CalibrationReport, ScenarioCalibration
+    from stochbox.evaluators.compare import Comparison
+    from stochbox.evaluators.fidelity import FidelityReport
 
 
 def _console() -> Console:
@@ -93,6 +94,11 @@ def compare_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON: {comparisons: [...], fidelity: [...]}"),
 ) -> None:
     """Paired comparison: per-scenario pass/fail, McNemar's exact test, KS@N difference with a bootstrap CI."""
+    from stochbox.evaluators.compare import compare_runs
+    from stochbox.evaluators.fidelity import program_fidelity
+    from stochbox.evaluators.presets import get_preset
+    from stochbox.evaluators.runs import load_run
+
     if not 1 <= len(run_dirs) <= 2:
         raise ConfigError("compare takes one or two run folders")
     if n is not None and n < 1:
@@ -175,6 +181,7 @@ def calibrate_command(
     as_json: bool = typer.Option(False, "--json", help="Print the calibration report as JSON."),
 ) -> None:
     """Run the oracle many times; report pass rates per scenario and support type (should be ~1 - alpha)."""
+    from stochbox.evaluators.calibration import calibrate
     from stochbox.reference import ReferenceCache
     from stochbox.runner import open_run_sandbox
     from stochbox.scenarios import resolve_packs

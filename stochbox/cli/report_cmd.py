@@ -7,8 +7,6 @@ from typing import Optional
 
 import typer
 
-from stochbox.report import build_report, print_report, write_html
-
 
 def report_command(
     run_dir: Path = typer.Argument(..., help="A run folder made by 'stochbox run'."),
@@ -19,6 +17,8 @@ def report_command(
     sandbox: Optional[str] = typer.Option(None, "--sandbox", help="Backend to regenerate a reference missing from the truth cache."),
 ) -> None:
     """Evaluate a run: KS@N per model and mode, and per-scenario tests."""
+    from stochbox.report import build_report, print_report, write_html  # evaluators: scipy
+
     report = build_report(run_dir, alpha=alpha, preset=preset, sandbox=sandbox)
     if as_json:
         typer.echo(report.to_json(), nl=False)

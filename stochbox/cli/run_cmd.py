@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
@@ -20,12 +20,10 @@ from rich.table import Table
 
 from stochbox.config import OPTION_NAMES, RunConfig, TruthConfig
 from stochbox.errors import ConfigError
-from stochbox.progress import RunProgress
-from stochbox.reference import ReferenceCache, fill_cache
-from stochbox.report import build_report, print_report, report_console
 from stochbox.runinfo import RUN_FILE, RunInfo
-from stochbox.runner import RunOutcome, open_run_sandbox, resume_run, start_run
-from stochbox.scenarios import resolve_packs, select_scenarios
+
+if TYPE_CHECKING:  # the runner and the report load agents and evaluators (scipy): imported when a command runs
+    from stochbox.runner import RunOutcome
 
 console = Console(stderr=True)
 
@@ -67,6 +65,9 @@ def run_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no per-scenario rows."),
 ) -> None:
     """Run models on scenarios and print the KS@N table."""
+    from stochbox.report import build_report, print_report
+    from stochbox.runner import resume_run, start_run
+
     runtime = {"sandbox": sandbox, "concurrency": concurrency, "jobs": jobs, "cache_dir": cache_dir, "max_connections": max_connections,
                "executor": executor, "ray_address": ray_address}
     result_opts = {
@@ -111,6 +112,8 @@ def _warn_unconfined(info: RunInfo) -> None:
 
 
 def _with_progress(do_run, run_dir: Path, *, quiet: bool) -> RunOutcome:
+    from stochbox.progress import RunProgress
+
     progress = RunProgress(console, disable=quiet or not console.is_terminal)
     try:
         with progress:
@@ -133,6 +136,11 @@ def truth_command(
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Ground-truth programs run at once (default 2)."),
 ) -> None:
     """Run ground-truth programs in the sandbox and cache their reference samples."""
+    from stochbox.reference import ReferenceCache, fill_cache
+    from stochbox.report import report_console
+    from stochbox.runner import open_run_sandbox
+    from stochbox.scenarios import resolve_packs, select_scenarios
+
     cfg = TruthConfig.from_options(packs=pack or None, scenarios=scenario or None, n=n, seed=seed, cache_dir=cache_dir, sandbox=sandbox, jobs=jobs)
     scenarios = select_scenarios(resolve_packs(cfg.packs), cfg.scenarios)
     cache = ReferenceCache(cfg.cache_dir)

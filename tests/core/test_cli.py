@@ -279,3 +279,20 @@ def test_temperature_and_max_tokens_reach_run_json_and_the_model(capsys, tiny_pa
     # out of range: a one-line error naming the option
     code, _, err = _cli(capsys, "run", "--model", "baseline:oracle", "--temperature", "3", "--out", str(tmp_path / "x"))
     assert code == 2 and "--temperature" in _one_error_line(err)
+
+
+def test_cli_import_loads_no_heavy_libraries():
+    """``stochbox --help`` builds the command tree without scipy, matplotlib or langgraph."""
+    code = "import sys, stochbox.cli; print(sorted(m for m in ('scipy', 'matplotlib', 'langgraph') if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert proc.stdout.strip() == "[]"
+
+
+def test_cli_option_defaults_match_their_sources():
+    from stochbox.cli import defaults
+    from stochbox.evaluators import calibration, compare, fidelity, presets
+
+    assert defaults.PRESET_NAMES == presets.PRESET_NAMES
+    assert defaults.DEFAULT_BOOTSTRAP == compare.DEFAULT_BOOTSTRAP
+    assert (defaults.DEFAULT_M, defaults.DEFAULT_MAX_PROGRAMS) == (fidelity.DEFAULT_M, fidelity.DEFAULT_MAX_PROGRAMS)
+    assert defaults.DEFAULT_TRIALS == calibration.DEFAULT_TRIALS
