@@ -114,13 +114,18 @@ class OracleAgent(Agent):
     async def _draw(self, ctx: EpisodeContext, n: int, seed: int) -> list[Any]:
         sc = ctx.scenario
         code, globals_ = program_for(sc, n)
+        timeout_s = sc.ground_truth.timeout_s
         res = await ctx.sandbox.aexecute(  # type: ignore[union-attr]
-            code, timeout_s=sc.ground_truth.timeout_s, seed=seed, output_cap=TRUTH_OUTPUT_CAP, globals_=globals_
+            code, timeout_s=timeout_s, seed=seed, output_cap=TRUTH_OUTPUT_CAP, globals_=globals_
         )
-        ctx.emit(
+        ctx.emit(  # everything the execution ran with, so replay needs nothing but the trace
             "sandbox_exec",
-            code=sc.ground_truth.code,
+            code=code,
+            program=sc.ground_truth.code,
+            globals=globals_,
             seed=seed,
+            timeout_s=timeout_s,
+            output_cap=TRUTH_OUTPUT_CAP,
             stdout=res.stdout[:_TRACE_OUTPUT_CHARS],
             stderr=res.stderr[-_TRACE_OUTPUT_CHARS:],
             exit_code=res.exit_code,

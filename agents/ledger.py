@@ -201,6 +201,8 @@ class EpisodeLedger:
             code=code,
             globals=globals_ or {},
             seed=seed,
+            timeout_s=timeout,
+            output_cap=self.output_cap,
             stdout=res.stdout,
             stderr=res.stderr,
             exit_code=res.exit_code,

@@ -4,8 +4,10 @@ Contract: :func:`replay_run` never calls a model provider and never writes
 into the run folder. It does two things and reports both:
 
 1. **Executions.** Every ``sandbox_exec`` event is run again in a fresh
-   sandbox with its recorded code, globals and seed (timeout and output cap
-   from the run's limits). A replay is ``identical`` when stdout and exit code
+   sandbox with its recorded code, globals, seed, timeout and output cap
+   (traces written before those were recorded: the oracle's execution is
+   rebuilt with :func:`stochbox.truth.program_for`, timeout and output cap
+   come from the run's limits). A replay is ``identical`` when stdout and exit code
    equal the recorded ones; when the recorded stdout was cut for the trace
    (``truncated``), the recorded text must be a prefix of the new one.
 2. **Episodes.** Each LLM episode is run again through the same agent graph
@@ -109,7 +111,7 @@ def _exec_request(run: RunTrace, ep: EpisodeTrace, ev: TraceEvent) -> tuple[str,
     p = ev.payload
     limits = _limits(run)
     if "globals" not in p and ep.model == "baseline:oracle" and run.info is not None:
-        # The oracle records the pack's program, not the harness it ran; rebuild what it executed.
+        # Older oracle traces hold the pack's program, not the harness it ran; rebuild what it executed.
         from stochbox.truth import program_for
 
         scenario = next(s for s in run.info.scenarios if s.id == ep.scenario)
