@@ -21,7 +21,8 @@ Contract:
   backend named by the run (``auto`` by default) must start on every node.
   Adaptive rate limiting (:mod:`stochbox.limiter`) is per node.
 * Without an initialised Ray, :meth:`RayExecutor.session` calls
-  ``ray.init(address)`` (``None``: a local cluster) and shuts it down after;
+  ``ray.init(address)`` (no address: a fresh local cluster, never one a
+  ``ray start`` left on this machine) and shuts it down after;
   an already initialised Ray is used as is and left running.
 * A node worker that dies (node lost, worker crash) stops the run with a
   :class:`~stochbox.errors.StochboxError`; finished episodes are stored and
@@ -113,7 +114,8 @@ class RayExecutor(Executor):
         started = not ray.is_initialized()
         if started:
             try:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+                # "local" starts a fresh cluster; None would join whatever `ray start` ran here last, even a dead one
+                ray.init(address=self.address or "local", include_dashboard=False, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise StochboxError(f"--ray-address {self.address}: cannot connect to the Ray cluster: {exc}") from None
         try:
