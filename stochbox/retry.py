@@ -5,7 +5,9 @@ Contract:
 * :func:`classify` decides whether a failure is transient. Retried: HTTP 429
   (``rate_limit``), 408/409 and 5xx (``server_error``), timeouts
   (``timeout``) and connection failures (``connection``). Never retried: any
-  other 4xx (a bad request stays bad) and every other exception. Providers are
+  other 4xx (a bad request stays bad), a 500 that names ``response_format``
+  (llama-cpp-python's way of rejecting that option, which the native graph
+  answers by falling back) and every other exception. Providers are
   recognised by duck typing (a ``status_code`` on the exception or on its
   ``response``; exception class names of httpx/openai/anthropic), so no
   provider package is imported here.
@@ -85,6 +87,8 @@ def classify(exc: BaseException) -> RetryReason | None:
     if code is not None:
         if code == 429:
             return "rate_limit"
+        if code == 500 and "response_format" in str(exc):
+            return None  # llama-cpp-python reports a rejected request option as 500: permanent, not transient
         if code in (408, 409) or 500 <= code < 600:
             return "server_error"
         return None

@@ -33,6 +33,7 @@ def _status_error(code: int, headers: dict[str, str] | None = None) -> openai.AP
         (_status_error(408), "server_error"),
         (_status_error(409), "server_error"),
         (_status_error(400), None),
+        (openai.InternalServerError("Error code: 500 - response_format: unsupported type", response=httpx2.Response(500, request=httpx2.Request("POST", "http://x")), body=None), None),
         (_status_error(401), None),
         (_status_error(404), None),
         (_status_error(422), None),
