@@ -29,13 +29,13 @@ import time
 from pathlib import Path
 
 from langchain_core.messages import HumanMessage, SystemMessage
-
 from stochbox.agents.prompts import native_system, user_prompt
 from stochbox.agents.scripted import load_script, scripted_model
-from stochbox.config import RunConfig
-from stochbox.runner import start_run
 from stochbox.sandbox import open_sandbox
 from stochbox.scenarios import resolve_packs, select_scenarios
+
+from stochbox.config import RunConfig
+from stochbox.runner import start_run
 
 SCRIPT = """
 native:
@@ -88,6 +88,7 @@ async def agent_loop(script_path: Path, pack: Path, episodes: int) -> float:
     """The agent alone (LangGraph graph, ledger, retry/limiter, parsing): no runner, trace file or store."""
     from stochbox.agents.base import EpisodeContext
     from stochbox.agents.llm import make_llm_agent
+
     from stochbox.results import Mode
 
     agent = make_llm_agent(f"scripted:{script_path}")

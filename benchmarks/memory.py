@@ -18,11 +18,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from harness_overhead import write_inputs
-
 from stochbox.config import RunConfig
 from stochbox.runner import start_run
 from stochbox.sandbox import open_sandbox
+
+from harness_overhead import write_inputs  # this script's folder is on sys.path
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -44,7 +44,7 @@ class Executor(ABC):
         yield
 
     @abstractmethod
-    async def run_episode(self, run: Any, spec: "EpisodeSpec", trace: Any) -> "EpisodeRecord":
+    async def run_episode(self, run: Any, spec: EpisodeSpec, trace: Any) -> EpisodeRecord:
         """Run one episode; its events go to ``trace.emit(event, episode_id=..., **fields)``."""
 
     def describe(self) -> dict[str, Any]:
@@ -56,7 +56,7 @@ class LocalExecutor(Executor):
 
     name = "local"
 
-    async def run_episode(self, run: Any, spec: "EpisodeSpec", trace: Any) -> "EpisodeRecord":
+    async def run_episode(self, run: Any, spec: EpisodeSpec, trace: Any) -> EpisodeRecord:
         return await run._run_episode(spec, trace)
 
 

@@ -124,7 +124,7 @@ class AdaptiveLimiter:
         )
 
 
-_registry: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AdaptiveLimiter]]" = weakref.WeakKeyDictionary()
+_registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AdaptiveLimiter]] = weakref.WeakKeyDictionary()
 
 
 def limiter_for(key: str, max_limit: int | None = None) -> AdaptiveLimiter:

@@ -14,11 +14,16 @@ limits, the display says so: that is where a rate-limited run's time goes.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from pydantic import BaseModel, Field
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from stochbox.limiter import limiters
 from stochbox.results import EpisodeRecord, EpisodeStatus
@@ -80,11 +85,11 @@ class RunProgress:
         s.throttled = _throttled()
         self._progress.update(self._task, completed=done, total=total, line=s.line())
 
-    def __enter__(self) -> "RunProgress":
+    def __enter__(self) -> RunProgress:
         self._progress.__enter__()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._progress.__exit__(*exc)
 
 

@@ -80,7 +80,7 @@ class NodeWorker:
             if prepare is not None:
                 prepare(self.run.plan)
 
-    async def run_episode(self, spec: "EpisodeSpec") -> tuple["EpisodeRecord", list[BufferedEvent]]:
+    async def run_episode(self, spec: EpisodeSpec) -> tuple[EpisodeRecord, list[BufferedEvent]]:
         trace = _BufferedTrace()
         record = await self.run._run_episode(spec, trace)
         return record, trace.events
@@ -145,7 +145,7 @@ class RayExecutor(Executor):
             if started:
                 ray.shutdown()
 
-    async def run_episode(self, run: Any, spec: "EpisodeSpec", trace: Any) -> "EpisodeRecord":
+    async def run_episode(self, run: Any, spec: EpisodeSpec, trace: Any) -> EpisodeRecord:
         i = min(range(len(self._workers)), key=self._busy.__getitem__)
         self._busy[i] += 1
         try:

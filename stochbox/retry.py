@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -117,9 +118,9 @@ def retry_after_s(exc: BaseException) -> float | None:
             if parsed is None:
                 continue
             seconds = email.utils.mktime_tz(parsed) - time.time()
-        if seconds == seconds and seconds >= 0:  # not NaN
-            return seconds
-        return 0.0
+        if math.isnan(seconds):
+            continue
+        return max(0.0, seconds)
     return None
 
 

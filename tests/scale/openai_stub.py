@@ -135,7 +135,7 @@ class StubServer:
 
     # --- in a background thread (tests) --------------------------------------------------
 
-    def start(self) -> "StubServer":
+    def start(self) -> StubServer:
         ready = threading.Event()
 
         def run() -> None:
@@ -166,7 +166,7 @@ class StubServer:
         if self._thread is not None:
             self._thread.join(5)
 
-    def __enter__(self) -> "StubServer":
+    def __enter__(self) -> StubServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -102,7 +102,7 @@ def test_a_model_that_never_stops_calling_tools_hits_a_limit(unit_pack, sandbox,
     from .openai_stub import StubServer
 
     with StubServer(always_tool=True) as stub:
-        records, events = _run(stub, unit_pack, sandbox, tmp_path, modes=["tool"], n=2, max_model_calls=4, max_tool_calls=3)
+        records, _ = _run(stub, unit_pack, sandbox, tmp_path, modes=["tool"], n=2, max_model_calls=4, max_tool_calls=3)
     assert [r.status.value for r in records] == ["limit", "limit"]
     assert all(r.reason in ("max_model_calls", "max_tool_calls") for r in records)
     assert all(r.n_model_calls <= 4 for r in records)

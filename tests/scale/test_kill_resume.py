@@ -96,7 +96,7 @@ def reference_run(slow_stub, unit_pack, tmp_path_factory, shared_cache):
 
 @pytest.mark.parametrize("kill_seed", [1, 2, 3])
 def test_kill_9_then_resume_loses_and_duplicates_nothing(kill_seed, slow_stub, unit_pack, tmp_path, shared_cache, reference_run):
-    ref_dir, ref_episodes, ref_report = reference_run
+    _, ref_episodes, ref_report = reference_run
     assert len(ref_episodes) == TOTAL
     env = {**os.environ, "STOCHBOX_CACHE_DIR": str(shared_cache)}
     rng = random.Random(kill_seed)

@@ -13,7 +13,14 @@ import openai
 import pytest
 
 from stochbox.limiter import AdaptiveLimiter, limiter_for, provider_key
-from stochbox.retry import RetriesExhausted, RetryPolicy, backoff_s, call_with_retry, classify, retry_after_s
+from stochbox.retry import (
+    RetriesExhausted,
+    RetryPolicy,
+    backoff_s,
+    call_with_retry,
+    classify,
+    retry_after_s,
+)
 
 FAST = RetryPolicy(max_retries=5, base_delay_s=0.01, max_delay_s=0.05)
 
