@@ -28,10 +28,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from stochbox.sandbox import open_sandbox
-
 from stochbox.config import RunConfig
 from stochbox.runner import start_run
+from stochbox.sandbox import open_sandbox
 from stochbox.store import RunStore
 
 STUB = Path(__file__).resolve().parents[1] / "tests" / "scale" / "openai_stub.py"

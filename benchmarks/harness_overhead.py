@@ -29,13 +29,13 @@ import time
 from pathlib import Path
 
 from langchain_core.messages import HumanMessage, SystemMessage
+
 from stochbox.agents.prompts import native_system, user_prompt
 from stochbox.agents.scripted import load_script, scripted_model
-from stochbox.sandbox import open_sandbox
-from stochbox.scenarios import resolve_packs, select_scenarios
-
 from stochbox.config import RunConfig
 from stochbox.runner import start_run
+from stochbox.sandbox import open_sandbox
+from stochbox.scenarios import resolve_packs, select_scenarios
 
 SCRIPT = """
 native:

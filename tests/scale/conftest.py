@@ -10,9 +10,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from stochbox.sandbox import open_sandbox
 
 from stochbox.errors import SandboxUnavailableError
+from stochbox.sandbox import open_sandbox
 
 from .openai_stub import StubServer
 

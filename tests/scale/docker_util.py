@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from stochbox.sandbox.base import SandboxSpec
 
 
 def docker_sandbox_or_skip(pool_size: int = 1):
     """A fresh DockerSandbox, or a skip (a failure under ``STOCHBOX_REQUIRE_DOCKER=1``)."""
-    from stochbox.sandbox.docker_backend import DockerSandbox, docker_available
-
     from stochbox.errors import SandboxUnavailableError
+    from stochbox.sandbox.docker_backend import DockerSandbox, docker_available
 
     why = None
     if not docker_available(timeout_s=2.0):

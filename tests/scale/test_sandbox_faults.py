@@ -13,11 +13,11 @@ import threading
 import time
 
 import pytest
-from stochbox.sandbox import open_sandbox
 
 from stochbox.config import RunConfig
 from stochbox.errors import SandboxUnavailableError
 from stochbox.runner import start_run
+from stochbox.sandbox import open_sandbox
 from stochbox.store import RunStore
 from stochbox.trace import read_trace
 
