@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import draw
+from evalkit import draw
 
 from stochbox.evaluators import evaluate_scenario, get_preset, ksn_curve, summarize
 

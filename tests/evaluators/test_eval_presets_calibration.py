@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import draw, stochbox_cli
+from evalkit import draw, stochbox_cli
 from scipy import stats
 
 from stochbox.evaluators import evaluate_scenario, get_preset

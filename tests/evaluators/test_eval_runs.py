@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 
 import pytest
-from conftest import SCRIPTED_SCENARIOS, require_or_skip, stochbox_cli
+from evalkit import SCRIPTED_SCENARIOS, require_or_skip, stochbox_cli
 from scipy import stats
 
 SANDBOX = ["--sandbox", "unsafe-subprocess"]
