@@ -11,37 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from stochbox.errors import SandboxUnavailableError
-from stochbox.sandbox import open_sandbox
-
-
-@pytest.fixture(scope="session")
-def sandbox():
-    """One sandbox for the session (opening a container pool per test would dominate the run time):
-    ``auto`` where an isolating backend starts here, else ``unsafe-subprocess``."""
-    try:
-        sb = open_sandbox("auto", pool_size=2)
-    except SandboxUnavailableError:
-        sb = open_sandbox("unsafe-subprocess")
-    yield sb
-    sb.close()
-
-
-@pytest.fixture(scope="session")
-def sandbox_backend(sandbox) -> str:
-    """The backend name of :func:`sandbox`, for configs and the command line."""
-    return sandbox.name
-
-
-@pytest.fixture(scope="session")
-def shared_cache(tmp_path_factory) -> Path:
-    """One truth cache for the session (references are content-addressed, so sharing is safe)."""
-    return tmp_path_factory.mktemp("truth-cache")
-
-
-@pytest.fixture(autouse=True)
-def _isolated_cache(monkeypatch, shared_cache):
-    monkeypatch.setenv("STOCHBOX_CACHE_DIR", str(shared_cache))
 
 
 _SCENARIOS = {

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from stochbox.errors import SandboxUnavailableError
-from stochbox.sandbox import open_sandbox
 
 from .openai_stub import StubServer
 
@@ -64,31 +62,6 @@ def unit_pack(tmp_path_factory) -> Path:
 def two_pack(tmp_path_factory) -> Path:
     """Two scenarios for the baselines (kill/resume and Ray tests)."""
     return write_pack(tmp_path_factory.mktemp("pack2"), {"unit.yaml": UNIT, "coin.yaml": COIN})
-
-
-@pytest.fixture(scope="session")
-def sandbox():
-    try:
-        sb = open_sandbox("auto", pool_size=2)
-    except SandboxUnavailableError:
-        sb = open_sandbox("unsafe-subprocess")
-    yield sb
-    sb.close()
-
-
-@pytest.fixture(scope="session")
-def sandbox_backend(sandbox) -> str:
-    return sandbox.name
-
-
-@pytest.fixture(scope="session")
-def shared_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("truth-cache")
-
-
-@pytest.fixture(autouse=True)
-def _isolated_cache(monkeypatch, shared_cache):
-    monkeypatch.setenv("STOCHBOX_CACHE_DIR", str(shared_cache))
 
 
 @pytest.fixture
