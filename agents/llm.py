@@ -81,14 +81,30 @@ def local_backend(name: str, options: AgentOptions) -> ModelBackend:
         kw["max_tokens"] = options.max_tokens
     if options.temperature is not None:
         kw["temperature"] = options.temperature
-    llama = LlamaChatModel(**kw)
+    # One instance per mode: llama.cpp reuses the KV cache of the longest prompt
+    # prefix it saw last, and native and tool prompts (different system prompts)
+    # alternate in a paired run, so a shared instance would re-read every prompt.
+    # The weights are memory-mapped, so a second instance costs little memory.
+    llamas: dict[str, LlamaChatModel] = {}
+
+    def model_for(ctx: EpisodeContext) -> Any:
+        llama = llamas.get(ctx.mode.value)
+        if llama is None:
+            llama = llamas[ctx.mode.value] = LlamaChatModel(**kw)
+        return llama.bind(seed=_model_seed(ctx))
+
+    def close() -> None:
+        for llama in llamas.values():
+            llama.close()
+
+    probe = LlamaChatModel(**kw)  # only for the details below; loads nothing
     return ModelBackend(
         kind="local",
-        model_for=lambda ctx: llama.bind(seed=_model_seed(ctx)),
+        model_for=model_for,
         tool_calling=False,
         structured=StructuredOutput([json_object_schema]),
-        details={"model_path": str(path), "n_threads": llama.n_threads, "n_ctx": llama.n_ctx, "max_tokens": llama.max_tokens},
-        close=llama.close,
+        details={"model_path": str(path), "n_threads": probe.n_threads, "n_ctx": probe.n_ctx, "max_tokens": probe.max_tokens},
+        close=close,
     )
 
 
