@@ -247,6 +247,7 @@ def test_temperature_and_max_tokens_reach_run_json_and_the_model(capsys, tiny_pa
     from types import SimpleNamespace
 
     from stochbox.agents.llm import make_llm_agent
+    from stochbox.results import Mode
     from stochbox.runinfo import read_run_info
 
     script = tmp_path / "coin.yaml"
@@ -262,7 +263,7 @@ def test_temperature_and_max_tokens_reach_run_json_and_the_model(capsys, tiny_pa
     assert (raw["config"]["temperature"], raw["config"]["max_tokens"]) == (0.3, 77)
     options = read_run_info(out_dir).config.agent_options()
     assert (options.temperature, options.max_tokens) == (0.3, 77)
-    ctx = SimpleNamespace(seed=1)
+    ctx = SimpleNamespace(seed=1, mode=Mode.native)  # what model_for reads of an EpisodeContext
     pytest.importorskip("langchain_openai")
     chat = make_llm_agent("openai:gpt-4o-mini", replace(options, base_url="http://127.0.0.1:9/v1"))
     model = chat.backend.model_for(ctx).bound  # the ChatOpenAI behind the per-episode seed binding
