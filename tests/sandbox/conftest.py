@@ -7,6 +7,9 @@ starting one imports numpy and scipy (about a second).
 
 from __future__ import annotations
 
+import socket
+import uuid
+
 import pytest
 
 from stochbox.sandbox.base import SandboxSpec
@@ -59,3 +62,13 @@ def fork_server():
 def sandbox(request):
     """Both fork-server backends, for tests of execution semantics."""
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(scope="module")
+def host_abstract_socket():
+    name = f"stochbox-test-{uuid.uuid4().hex}"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind("\0" + name)
+    sock.listen(1)
+    yield name
+    sock.close()

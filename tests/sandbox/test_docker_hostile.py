@@ -7,9 +7,6 @@ attack the container's server must still be the same, healthy process.
 from __future__ import annotations
 
 import importlib.util
-import socket
-import textwrap
-import uuid
 from pathlib import Path
 
 import pytest
@@ -26,7 +23,8 @@ def _load(name: str):
     return module
 
 
-ATTACKS = _load("test_hostile").ATTACKS
+_HOSTILE = _load("test_hostile")
+ATTACKS = _HOSTILE.ATTACKS
 # Docker-specific: the container's own plumbing.
 DOCKER_ATTACKS = {
     "write the read-only root": "open('/usr/lib/python3/dist-packages/numpy/__init__.py', 'a').write('pwned')",
@@ -50,22 +48,6 @@ def docker_sb():
     sb.close()
 
 
-@pytest.fixture(scope="module")
-def host_abstract_socket():
-    name = f"stochbox-test-{uuid.uuid4().hex}"
-    sock = socket.socket(socket.AF_UNIX)
-    sock.bind("\0" + name)
-    sock.listen(1)
-    yield name
-    sock.close()
-
-
 @pytest.mark.parametrize("attack", [*ATTACKS, *DOCKER_ATTACKS])
 def test_attack_is_contained_in_docker(docker_sb, host_abstract_socket, attack):
-    body = textwrap.indent({**ATTACKS, **DOCKER_ATTACKS}[attack], "    ")
-    code = f"import os, socket\ntry:\n{body}\nexcept BaseException as e:\n    print('CONTAINED', type(e).__name__, e)\nelse:\n    print('ESCAPED')\n"
-    restarts = docker_sb.pool.restarts()
-    res = docker_sb.execute(code, timeout_s=10, globals_={"HOST_ABSTRACT": host_abstract_socket})
-    assert res.stdout.startswith("CONTAINED"), (res.stdout, res.stderr, res.sandbox_error)
-    after = docker_sb.execute("print('ok')")
-    assert after.ok and docker_sb.pool.restarts() == restarts, "the attack disturbed the server"
+    _HOSTILE.assert_attack_contained(docker_sb, {**ATTACKS, **DOCKER_ATTACKS}[attack], host_abstract_socket)
