@@ -22,7 +22,7 @@ from stochbox.errors import ConfigError
 from stochbox.results import Mode, Protocol
 
 #: Fields that may change on ``--resume`` without changing any result.
-RUNTIME_FIELDS = frozenset({"sandbox", "concurrency", "jobs", "cache_dir", "max_connections", "executor", "ray_address"})
+RUNTIME_FIELDS = frozenset({"sandbox", "concurrency", "jobs", "cache_dir", "max_connections", "executor", "ray_address", "workers"})
 
 #: Command-line spelling of each field, for error messages.
 OPTION_NAMES = {
@@ -51,6 +51,7 @@ OPTION_NAMES = {
     "max_connections": "--max-connections",
     "executor": "--executor",
     "ray_address": "--ray-address",
+    "workers": "--workers",
     "sandbox": "--sandbox",
     "concurrency": "--concurrency",
     "jobs": "--jobs",
@@ -92,8 +93,9 @@ class RunConfig(BaseModel):
     jobs: int = Field(default=2, ge=1, le=256)  # concurrent ground-truth executions
     cache_dir: str | None = None
     max_connections: int | None = Field(default=None, ge=1, le=4096)  # per provider (stochbox.limiter)
-    executor: Literal["local", "ray"] = "local"  # where episodes run (stochbox.executors)
+    executor: Literal["local", "processes", "ray"] = "local"  # where episodes run (stochbox.executors)
     ray_address: str | None = None  # None with --executor ray: a local Ray cluster
+    workers: int | None = Field(default=None, ge=1, le=256)  # --executor processes; None: one per CPU
 
     @field_validator("models")
     @classmethod

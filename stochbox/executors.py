@@ -11,6 +11,9 @@ store the same samples and statuses for the same seed.
 
 * ``local`` (default): asyncio tasks in this process, sharing the run's
   sandbox pool and agents.
+* ``processes``: :mod:`stochbox.process_executor`, worker processes on this
+  machine (``--workers``, default one per CPU), for runs whose client CPU
+  (HTTP, LangChain, LangGraph) would hold one process back.
 * ``ray``: :mod:`stochbox.ray_executor` (needs the ``ray`` extra).
 
 Lifecycle: ``async with executor.session(run):`` around the episodes;
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
     from stochbox.plan import EpisodeSpec
     from stochbox.results import EpisodeRecord
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "processes", "ray")
 
 
 class Executor(ABC):
@@ -60,12 +63,19 @@ class LocalExecutor(Executor):
         return await run._run_episode(spec, trace)
 
 
-def make_executor(name: str = "local", *, ray_address: str | None = None) -> Executor:
-    """The executor for ``--executor NAME``; ConfigError for an unknown name, MissingExtraError without ray."""
+def make_executor(name: str = "local", *, ray_address: str | None = None, workers: int | None = None) -> Executor:
+    """The executor for ``--executor NAME``; ConfigError for an unknown name or a misplaced option,
+    MissingExtraError without ray."""
+    if ray_address and name != "ray":
+        raise ConfigError("--ray-address needs --executor ray")
+    if workers is not None and name != "processes":
+        raise ConfigError("--workers needs --executor processes")
     if name == "local":
-        if ray_address:
-            raise ConfigError("--ray-address needs --executor ray")
         return LocalExecutor()
+    if name == "processes":
+        from stochbox.process_executor import ProcessExecutor
+
+        return ProcessExecutor(workers)
     if name == "ray":
         from stochbox.ray_executor import RayExecutor
 

@@ -14,7 +14,8 @@ Contract:
   shared with the nodes.
 * An episode's trace events are buffered on its node and written to the
   driver's ``trace.jsonl`` when the episode returns, in order (their
-  ``step``s are the same; ``ts`` is the time the driver wrote them).
+  ``step``s are the same; ``ts`` is when the event happened on its node,
+  so clocks of different machines may disagree by their skew).
 * Results equal the local executor's for the same seed: an episode depends
   only on its spec (seeds derive from the run seed), not on its node.
 * Nodes need stochbox (and the run's model extras) installed; the sandbox
@@ -36,15 +37,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stochbox.episode_host import EpisodeHost
 from stochbox.errors import MissingExtraError, StochboxError
 from stochbox.executors import Executor
 
 if TYPE_CHECKING:
     from stochbox.plan import EpisodeSpec
     from stochbox.results import EpisodeRecord
-
-#: An episode's trace events as buffered on a node: (event, episode_id, fields).
-BufferedEvent = tuple[str, "str | None", dict[str, Any]]
 
 
 def _ray():
@@ -55,45 +54,13 @@ def _ray():
     return ray
 
 
-class _BufferedTrace:
-    """The runner's trace interface, collecting one episode's events for the driver."""
-
-    def __init__(self) -> None:
-        self.events: list[BufferedEvent] = []
-
-    def emit(self, event: str, *, episode_id: str | None = None, **fields: Any) -> None:
-        self.events.append((event, episode_id, fields))
-
-
-class NodeWorker:
-    """One per node (a Ray actor): the node's sandbox pool and agents, running episodes on request."""
-
-    def __init__(self, run_dir: str, info: Any, references: dict[str, list[Any]], pool_size: int) -> None:
-        from stochbox.executors import LocalExecutor
-        from stochbox.runner import _resolve_agents, _Run, open_run_sandbox
-
-        self.sandbox = open_run_sandbox(info.config.sandbox, pool_size)
-        self.agents = _resolve_agents(info.config)
-        self.run = _Run(Path(run_dir), info, self.agents, self.sandbox, references, None, executor=LocalExecutor())
-        for agent in self.agents:
-            prepare = getattr(agent, "prepare_run", None)
-            if prepare is not None:
-                prepare(self.run.plan)
-
-    async def run_episode(self, spec: EpisodeSpec) -> tuple[EpisodeRecord, list[BufferedEvent]]:
-        trace = _BufferedTrace()
-        record = await self.run._run_episode(spec, trace)
-        return record, trace.events
+class NodeWorker(EpisodeHost):
+    """One per node (a Ray actor): the node's :class:`~stochbox.episode_host.EpisodeHost`."""
 
     def describe(self) -> dict[str, Any]:
         import ray
 
-        return {"node_id": ray.get_runtime_context().get_node_id(), "sandbox": self.sandbox.describe()}
-
-    async def close(self) -> None:
-        for agent in self.agents:
-            await agent.aclose()
-        self.sandbox.close()
+        return {"node_id": ray.get_runtime_context().get_node_id(), "sandbox": self.describe_sandbox()}
 
 
 class RayExecutor(Executor):

@@ -156,7 +156,7 @@ class _Run:
         self.references = references
         self.progress = progress
         self.plan: RunPlan = plan_episodes(self.config, info.scenarios)
-        self.executor = executor or make_executor(self.config.executor, ray_address=self.config.ray_address)
+        self.executor = executor or make_executor(self.config.executor, ray_address=self.config.ray_address, workers=self.config.workers)
 
     async def execute(self, *, resumed: bool) -> RunOutcome:
         store = RunStore(self.run_dir, create=True)  # also on resume: a crash may precede the first episode

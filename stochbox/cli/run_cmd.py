@@ -57,7 +57,8 @@ def run_command(
     episode_timeout: Optional[float] = typer.Option(None, "--episode-timeout", help="Seconds per episode (default 300)."),
     max_retries: Optional[int] = typer.Option(None, "--max-retries", help="Retries per model call on rate limits, server errors and timeouts (default 6)."),
     request_timeout: Optional[float] = typer.Option(None, "--request-timeout", help="Seconds per model-call attempt (default: only the episode limit)."),
-    executor: Optional[str] = typer.Option(None, "--executor", help="Where episodes run: local (asyncio, default) | ray (a Ray cluster; the [ray] extra)."),
+    executor: Optional[str] = typer.Option(None, "--executor", help="Where episodes run: local (asyncio in this process, default) | processes (worker processes on this machine: all its cores) | ray (a Ray cluster; the [ray] extra)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes for --executor processes (default: one per CPU)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address for --executor ray (default: start a local cluster)."),
     max_connections: Optional[int] = typer.Option(None, "--max-connections", help="Concurrent calls per provider (default: only --concurrency)."),
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Truth cache folder (default $STOCHBOX_CACHE_DIR or the user cache dir)."),
@@ -69,7 +70,7 @@ def run_command(
     from stochbox.runner import resume_run, start_run
 
     runtime = {"sandbox": sandbox, "concurrency": concurrency, "jobs": jobs, "cache_dir": cache_dir, "max_connections": max_connections,
-               "executor": executor, "ray_address": ray_address}
+               "executor": executor, "ray_address": ray_address, "workers": workers}
     result_opts = {
         "models": model or None, "packs": pack or None, "scenarios": scenario or None, "mode": mode, "n": n,
         "protocol": protocol, "seed": seed, "reference_n": reference_n, "alpha": alpha, "preset": preset,
