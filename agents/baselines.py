@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stochbox.agents.base import Agent, EpisodeContext, EpisodeOutcome
+from stochbox.agents.exec_event import sandbox_exec_fields
 from stochbox.errors import StochboxError
 from stochbox.results import EpisodeStatus, Mode
 from stochbox.sandbox.base import TRUTH_OUTPUT_CAP
@@ -118,24 +119,12 @@ class OracleAgent(Agent):
         res = await ctx.sandbox.aexecute(  # type: ignore[union-attr]
             code, timeout_s=timeout_s, seed=seed, output_cap=TRUTH_OUTPUT_CAP, globals_=globals_
         )
-        ctx.emit(  # everything the execution ran with, so replay needs nothing but the trace
-            "sandbox_exec",
-            code=code,
-            program=sc.ground_truth.code,
-            globals=globals_,
-            seed=seed,
-            timeout_s=timeout_s,
-            output_cap=TRUTH_OUTPUT_CAP,
-            stdout=res.stdout[:_TRACE_OUTPUT_CHARS],
-            stderr=res.stderr[-_TRACE_OUTPUT_CHARS:],
-            exit_code=res.exit_code,
-            timed_out=res.timed_out,
-            duration_s=res.duration_s,
-            truncated=res.truncated or len(res.stdout) > _TRACE_OUTPUT_CHARS,
-            killed_reason=res.killed_reason,
-            sandbox_error=res.sandbox_error,
-            backend=res.backend,
+        fields = sandbox_exec_fields(
+            res, code=code, globals_=globals_, seed=seed, timeout_s=timeout_s,
+            output_cap=TRUTH_OUTPUT_CAP, trim=_TRACE_OUTPUT_CHARS,
         )
+        # everything the execution ran with (and the pack's program), so replay needs nothing but the trace
+        ctx.emit("sandbox_exec", **fields, program=sc.ground_truth.code)
         return parse_samples(sc, res, n)
 
 
