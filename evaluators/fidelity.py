@@ -40,34 +40,11 @@ from stochbox.evaluators.runs import RunData
 from stochbox.sandbox.base import TRUTH_OUTPUT_CAP, Sandbox
 from stochbox.scenarios.models import Scenario
 from stochbox.seeding import derive_seed
+from stochbox.truth import repeat_program
 
 DEFAULT_M = 1000
 DEFAULT_MAX_PROGRAMS = 20
 _OUTPUT_TAIL = 4000  # characters of each run's stdout kept for parsing
-
-# Runs the agent's program up to M times; prints a JSON object with each run's stdout tail.
-_FIDELITY_HARNESS = r'''
-import contextlib as _cl, io as _io, json as _json, traceback as _tb
-_src = compile(__stochbox_program__, "<agent_program>", "exec")
-_outs, _errors, _first_error = [], 0, None
-for _i in range(RUNS):
-    _buf = _io.StringIO()
-    _g = {"__name__": "__main__", "__builtins__": __builtins__}
-    try:
-        with _cl.redirect_stdout(_buf):
-            exec(_src, _g)
-    except SystemExit:
-        pass
-    except BaseException as _e:
-        _errors += 1
-        _first_error = _first_error or "".join(_tb.format_exception_only(type(_e), _e)).strip()[-300:]
-        if _errors >= 3 and not _outs:
-            break
-        continue
-    _outs.append(_buf.getvalue()[-TAIL:])
-print(_json.dumps({"outputs": _outs, "errors": _errors, "first_error": _first_error}))
-'''
-
 
 class ProgramFidelity(BaseModel):
     scenario: str
@@ -110,13 +87,8 @@ class FidelityReport(BaseModel):
 
 
 def _program_samples(code: str, scenario: Scenario, m: int, per_run: int, seed: int, sandbox: Sandbox, timeout_s: float):
-    res = sandbox.execute(
-        _FIDELITY_HARNESS,
-        timeout_s=timeout_s,
-        seed=seed,
-        output_cap=TRUTH_OUTPUT_CAP,
-        globals_={"__stochbox_program__": code, "RUNS": m, "TAIL": _OUTPUT_TAIL},
-    )
+    harness, globals_ = repeat_program(code, m, tolerant=True, tail=_OUTPUT_TAIL, filename="<agent_program>")
+    res = sandbox.execute(harness, timeout_s=timeout_s, seed=seed, output_cap=TRUTH_OUTPUT_CAP, globals_=globals_)
     lines = [l for l in res.stdout.splitlines() if l.strip()]
     if not res.ok or not lines:
         why = res.sandbox_error or ("timed out" if res.timed_out else (res.stderr or "").strip()[-300:] or "no output")

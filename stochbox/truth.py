@@ -11,7 +11,9 @@ result is the same, by determinism); other failures are not.
 Non-batch programs (one sample per execution) are run ``n`` times inside
 *one* sandbox execution, each time as a fresh ``__main__`` with fresh globals;
 the random state continues from one run to the next, so the n draws are
-independent and reproducible.
+independent and reproducible. :func:`repeat_program` builds that execution;
+its tolerant form re-runs agents' programs for program fidelity
+(:mod:`stochbox.evaluators.fidelity`).
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ class TruthError(StochboxError):
     exit_code = 5
 
 
-# Runs a one-sample program n times; prints one JSON list of the last lines.
-_REPEAT_HARNESS = r'''
-import contextlib as _cl, io as _io, json as _json, sys as _sys
-_src = compile(__stochbox_program__, "<ground_truth>", "exec")
-_out = []
+# The body of every repeat execution; repeat_program() puts _FILENAME, _TOLERANT
+# and _TAIL in front of it as literals (so the globals stay N and the program,
+# as replay and the example scripts expect).
+_REPEAT_BODY = r'''
+import contextlib as _cl, io as _io, json as _json, traceback as _tb
+_src = compile(__stochbox_program__, _FILENAME, "exec")
+_outs, _errors, _first_error = [], 0, None
 for _i in range(N):
     _buf = _io.StringIO()
     _g = {"__name__": "__main__", "__builtins__": __builtins__}
@@ -44,14 +48,48 @@ for _i in range(N):
         with _cl.redirect_stdout(_buf):
             exec(_src, _g)
     except SystemExit as _e:
-        if _e.code not in (None, 0):
+        if not _TOLERANT and _e.code not in (None, 0):
             raise
+    except BaseException as _e:
+        if not _TOLERANT:
+            raise
+        _errors += 1
+        _first_error = _first_error or "".join(_tb.format_exception_only(type(_e), _e)).strip()[-300:]
+        if _errors >= 3 and not _outs:
+            break
+        continue
+    if _TOLERANT:
+        _outs.append(_buf.getvalue()[-_TAIL:])
+        continue
     _lines = [l for l in _buf.getvalue().splitlines() if l.strip()]
     if not _lines:
         raise RuntimeError(f"run {_i} printed nothing")
-    _out.append(_json.loads(_lines[-1]))
-print(_json.dumps(_out))
+    _outs.append(_json.loads(_lines[-1]))
+print(_json.dumps({"outputs": _outs, "errors": _errors, "first_error": _first_error} if _TOLERANT else _outs))
 '''
+
+
+def repeat_program(
+    program: str, runs: int, *, tolerant: bool = False, tail: int = 4000, filename: str = "<ground_truth>"
+) -> tuple[str, dict[str, Any]]:
+    """The code and globals of one sandbox execution that runs ``program`` ``runs`` times.
+
+    Each run is a fresh ``__main__`` with fresh globals and its own captured
+    stdout; the random state continues from one run to the next (independent,
+    reproducible draws). ``filename`` names the program in its tracebacks.
+
+    * Strict (default; ground truth): a run that raises or exits non-zero
+      fails the whole execution (its traceback on stderr); each run's last
+      non-blank line is parsed as JSON, and the execution prints one JSON
+      list of those values, one per run.
+    * ``tolerant=True`` (an agent's program): a run that raises is counted,
+      not fatal (after three failures with no output the execution gives
+      up); an exit of any code keeps the run's output. The execution prints
+      one JSON object ``{"outputs": [the last `tail` characters of each
+      run's stdout], "errors": n, "first_error": "..." or null}``.
+    """
+    settings = f"_FILENAME, _TOLERANT, _TAIL = {filename!r}, {tolerant!r}, {int(tail)!r}"  # line 1: the body starts with a newline
+    return settings + _REPEAT_BODY, {"N": runs, "__stochbox_program__": program}
 
 
 def program_for(scenario: Scenario, n: int) -> tuple[str, dict[str, Any]]:
@@ -60,7 +98,7 @@ def program_for(scenario: Scenario, n: int) -> tuple[str, dict[str, Any]]:
     assert gt.code is not None
     if gt.batch:
         return gt.code, {"N": n}
-    return _REPEAT_HARNESS, {"N": n, "__stochbox_program__": gt.code}
+    return repeat_program(gt.code, n)
 
 
 def _fail(scenario: Scenario, what: str, res: ExecResult | None = None) -> TruthError:
