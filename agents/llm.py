@@ -28,9 +28,9 @@ from langchain_core.runnables import Runnable
 
 from stochbox.agents.base import Agent, AgentOptions, EpisodeContext, EpisodeOutcome
 from stochbox.agents.ledger import EpisodeLedger, LimitReached
-from stochbox.agents.native import StructuredOutput, build_native_graph, json_object_schema, openai_json_schema
+from stochbox.agents.native import StructuredOutput, build_native_graph, json_object_schema, native_prompt, openai_json_schema
 from stochbox.agents.tools import available_tools
-from stochbox.agents.toolmode import build_tool_graph
+from stochbox.agents.toolmode import build_tool_graph, tool_prompt
 from stochbox.errors import MissingExtraError, ModelSpecError, StochboxError
 from stochbox.results import EpisodeStatus, Mode
 from stochbox.seeding import derive_seed
@@ -62,9 +62,21 @@ def scripted_backend(path: str) -> ModelBackend:
     from stochbox.agents.scripted import load_script, scripted_model
 
     script = load_script(path)
+    # The model is stateless (turn k answers a conversation holding k replies), so one
+    # instance serves every episode of a (scenario, mode); a new one per episode would
+    # make langchain-core serialize it again for every call's callbacks.
+    models: dict[tuple[str, str], BaseChatModel] = {}
+
+    def model_for(ctx: EpisodeContext) -> BaseChatModel:
+        key = (ctx.scenario.id, ctx.mode.value)
+        model = models.get(key)
+        if model is None:
+            model = models[key] = scripted_model(script, *key, source=path)
+        return model
+
     return ModelBackend(
         kind="scripted",
-        model_for=lambda ctx: scripted_model(script, ctx.scenario.id, ctx.mode.value, source=path),
+        model_for=model_for,
         tool_calling=script.tool_calling,
         structured=None,  # the script decides what it writes
         details={"script": path},
@@ -202,13 +214,18 @@ class LLMAgent(Agent):
         except StochboxError as exc:
             ledger.emit("error", where="setup", message=str(exc))
             return ledger.outcome(EpisodeStatus.failed, reason=str(exc))
-        graph = self._tool if ctx.mode is Mode.tool else self._native
         config = {
             "configurable": {"ctx": ctx, "ledger": ledger, "model": model, "tools": tools},
             "recursion_limit": 4 * ctx.limits.max_model_calls + 16,
         }
         try:
-            state = await asyncio.wait_for(graph.ainvoke({"messages": []}, config), timeout=max(ledger.remaining_s(), 1e-3))
+            if ctx.mode is Mode.tool:
+                graph, prompt = self._tool, tool_prompt(self.tool_protocol, ctx, tools, ledger.output_cap)  # type: ignore[arg-type]
+            else:
+                graph, prompt = self._native, native_prompt(ctx, self.backend.structured)
+            # asyncio.timeout, not wait_for: no extra task per episode, and no swallowed cancellation
+            async with asyncio.timeout(max(ledger.remaining_s(), 1e-3)):
+                state = await graph.ainvoke({"messages": prompt}, config)
         except LimitReached as exc:
             return ledger.finish(None, raw_answer=None, stopped_by=exc.limit)
         except TimeoutError:

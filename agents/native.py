@@ -1,4 +1,8 @@
-"""The native graph: scenario prompt -> model -> parse (no tools).
+"""The native graph: model -> parse (no tools), started from the scenario prompt.
+
+The prompt messages are the graph's input (:func:`native_prompt`), not a node:
+building them is plain string work, and every LangGraph step costs a fixed
+~0.25 ms, more than an instant model's whole call.
 
 Contract: one model call per episode (plus, once per agent, a retry without
 structured output when the provider rejects it). Where the model supports
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
@@ -82,21 +86,21 @@ def model_of(config: RunnableConfig) -> BaseChatModel | Runnable:
     return config["configurable"]["model"]
 
 
+def native_prompt(ctx: EpisodeContext, structured: StructuredOutput | None = None) -> list[BaseMessage]:
+    """The system and user messages that open a native episode (the graph's input ``messages``)."""
+    use_schema = structured is not None and structured.enabled
+    return [
+        SystemMessage(native_system(ctx.scenario, ctx.n_samples, structured=use_schema)),
+        HumanMessage(user_prompt(ctx.scenario, ctx.n_samples)),
+    ]
+
+
 def build_native_graph(structured: StructuredOutput | None = None):
     """Compile the native graph.
 
-    Invoke with ``config={"configurable": {"ctx": EpisodeContext, "ledger": EpisodeLedger, "model": chat model}}``.
+    Invoke with ``{"messages": native_prompt(ctx, structured)}`` (the same ``structured``) and
+    ``config={"configurable": {"ctx": EpisodeContext, "ledger": EpisodeLedger, "model": chat model}}``.
     """
-
-    async def prompt(state: EpisodeState, config: RunnableConfig) -> dict[str, Any]:
-        ctx, _ = episode_of(config)
-        use_schema = structured is not None and structured.enabled
-        return {
-            "messages": [
-                SystemMessage(native_system(ctx.scenario, ctx.n_samples, structured=use_schema)),
-                HumanMessage(user_prompt(ctx.scenario, ctx.n_samples)),
-            ]
-        }
 
     async def call_model(state: EpisodeState, config: RunnableConfig) -> dict[str, Any]:
         ctx, ledger = episode_of(config)
@@ -125,11 +129,9 @@ def build_native_graph(structured: StructuredOutput | None = None):
         return {"parsed": parsed, "raw_answer": text}
 
     graph = StateGraph(EpisodeState)
-    graph.add_node("prompt", prompt)
     graph.add_node("model", call_model)
     graph.add_node("parse", parse)
-    graph.add_edge(START, "prompt")
-    graph.add_edge("prompt", "model")
+    graph.add_edge(START, "model")
     graph.add_edge("model", "parse")
     graph.add_edge("parse", END)
     return graph.compile()

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -172,6 +172,21 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        return self._reply(messages, kwargs.get("tools", []))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        # The reply is pure computation: answering on the event loop spares the thread hop
+        # langchain-core's default _agenerate makes, and gives exactly _generate's result.
+        return self._reply(messages, kwargs.get("tools", []))
+
+    def _reply(self, messages: list[BaseMessage], tools: list[dict[str, Any]]) -> ChatResult:
+        """Turn *k* for a conversation holding *k* assistant messages; ``tools`` are the bound schemas."""
         k = sum(isinstance(m, AIMessage) for m in messages)
         if k >= len(self.turns):
             if self.on_end != "repeat_last" or not self.turns:
@@ -179,7 +194,7 @@ class ScriptedChatModel(BaseChatModel):
             k = len(self.turns) - 1
         turn = self.turns[k]
         output = _last_observation(messages)
-        bound = {t["function"]["name"] for t in kwargs.get("tools", [])}
+        bound = {t["function"]["name"] for t in tools}
         calls = []
         for i, call in enumerate(turn.tool_calls):
             if not bound:

@@ -1,6 +1,7 @@
 """Tool-mode graphs: the model may use tools until it submits an answer.
 
-Two protocols share one shape (prompt -> model -> act -> model ... -> answer):
+Two protocols share one shape (model -> act -> model ... -> answer), started from the
+prompt messages (:func:`tool_prompt`, the graph's input):
 
 * ``functions``: tools and a ``submit`` tool are bound with ``bind_tools``; a
   ``submit`` call with a valid answer ends the episode. A reply without tool
@@ -22,12 +23,13 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from pydantic import ValidationError
 
 from stochbox.agents import code_protocol
+from stochbox.agents.base import EpisodeContext
 from stochbox.agents.ledger import CODE_BLOCK, EpisodeLedger
 from stochbox.agents.native import EpisodeState, episode_of, model_of
 from stochbox.agents.parsing import ParsedAnswer, answer_json_schema, parse_answer, parse_value
@@ -79,23 +81,24 @@ def _answer_or_retry(parsed: ParsedAnswer, ledger: EpisodeLedger) -> bool:
     return ledger.n_model_calls >= ledger.limits.max_model_calls
 
 
+def tool_prompt(protocol: Protocol, ctx: EpisodeContext, tools: dict[str, Tool], output_cap: int) -> list[BaseMessage]:
+    """The system and user messages that open a tool-mode episode (the graph's input ``messages``)."""
+    n, sc = ctx.n_samples, ctx.scenario
+    if protocol == "functions":
+        lines = [f"- {t.name}: {t.description}" for t in tools.values()]
+        system = tool_system(sc, n, ctx.limits, lines, output_cap=output_cap)
+    else:
+        lines = [sig for t in tools.values() if (sig := t.code_signature())]
+        system = code_system(sc, n, ctx.limits, lines, output_cap=output_cap)
+    return [SystemMessage(system), HumanMessage(user_prompt(sc, n))]
+
+
 def build_tool_graph(protocol: Protocol):
     """Compile the tool-mode graph for ``protocol``.
 
-    Invoke with ``config={"configurable": {"ctx", "ledger", "model", "tools": {name: Tool}}}``.
+    Invoke with ``{"messages": tool_prompt(protocol, ctx, tools, ledger.output_cap)}`` and
+    ``config={"configurable": {"ctx", "ledger", "model", "tools": {name: Tool}}}``.
     """
-
-    async def prompt(state: EpisodeState, config: RunnableConfig) -> dict[str, Any]:
-        ctx, ledger = episode_of(config)
-        tools: dict[str, Tool] = config["configurable"]["tools"]
-        n, sc = ctx.n_samples, ctx.scenario
-        if protocol == "functions":
-            lines = [f"- {t.name}: {t.description}" for t in tools.values()]
-            system = tool_system(sc, n, ctx.limits, lines, output_cap=ledger.output_cap)
-        else:
-            lines = [sig for t in tools.values() if (sig := t.code_signature())]
-            system = code_system(sc, n, ctx.limits, lines, output_cap=ledger.output_cap)
-        return {"messages": [SystemMessage(system), HumanMessage(user_prompt(sc, n))]}
 
     async def call_model(state: EpisodeState, config: RunnableConfig) -> dict[str, Any]:
         ctx, ledger = episode_of(config)
@@ -191,12 +194,10 @@ def build_tool_graph(protocol: Protocol):
         return END if state.get("parsed") is not None else "model"
 
     graph = StateGraph(EpisodeState)
-    graph.add_node("prompt", prompt)
     graph.add_node("model", call_model)
     graph.add_node("act", act_functions if protocol == "functions" else act_code)
     graph.add_node("answer", answer)
-    graph.add_edge(START, "prompt")
-    graph.add_edge("prompt", "model")
+    graph.add_edge(START, "model")
     graph.add_conditional_edges("model", after_model, {"act": "act", "answer": "answer"})
     graph.add_conditional_edges("act", after_act, {END: END, "model": "model"})
     graph.add_conditional_edges("answer", after_act, {END: END, "model": "model"})
