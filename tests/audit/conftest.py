@@ -21,6 +21,8 @@ from stochbox.errors import SandboxUnavailableError
 from stochbox.runner import start_run
 from stochbox.sandbox import open_sandbox
 
+from scenario_texts import EXPO, write_pack
+
 N_EPISODES = 5
 
 SCRIPTS = {
@@ -71,22 +73,6 @@ SCRIPTS = {
     """,
 }
 
-EXPO = """
-    id: expo
-    title: Exponential with rate 1
-    prompt: Draw one sample from an exponential distribution with rate 1.
-    kind: canonical
-    support: continuous
-    answer_format: {type: number}
-    ground_truth:
-      batch: true
-      code: |
-        import json, numpy as np
-        print(json.dumps(np.random.exponential(1.0, size=N).tolist()))
-    tags: [kind:canonical]
-"""
-
-
 def pick_backend() -> str:
     try:
         open_sandbox("auto").close()
@@ -101,10 +87,7 @@ def sandbox_backend() -> str:
 
 
 def write_inputs(root: Path) -> tuple[Path, dict[str, str]]:
-    pack = root / "pack"
-    pack.mkdir(parents=True)
-    (pack / "pack.yaml").write_text("name: audit-test\nversion: '0.1'\ndescription: audit test pack\n")
-    (pack / "expo.yaml").write_text(textwrap.dedent(EXPO).lstrip())
+    pack = write_pack(root / "pack", {"expo.yaml": EXPO}, name="audit-test", description="audit test pack")
     models = {}
     for name, body in SCRIPTS.items():
         path = root / f"{name}.yaml"

@@ -12,7 +12,7 @@ import pytest
 
 from stochbox.cli import main
 
-from .conftest import write_pack
+from scenario_texts import BOOM, TINY, write_pack
 
 
 def _cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -128,10 +128,7 @@ def test_truth_caches_then_reports_cached(capsys, tiny_pack, sandbox_backend, tm
 
 
 def test_truth_failure_names_the_scenario_and_others_still_complete(capsys, tiny_pack, sandbox_backend, tmp_path):
-    (tiny_pack / "boom.yaml").write_text(
-        "id: boom\ntitle: Fails\nprompt: x\nkind: program\nsupport: discrete\n"
-        "answer_format: {type: integer}\nground_truth: {code: \"raise ValueError('nope')\"}\n"
-    )
+    write_pack(tiny_pack, {**TINY, "boom.yaml": BOOM})
     code, out, err = _cli(capsys, "truth", "--pack", str(tiny_pack), "--scenario", "boom", "--scenario", "coin", "--n", "50", "--cache-dir", str(tmp_path / "c"), "--sandbox", sandbox_backend)
     assert code != 0
     assert "coin" in out and "generated" in out and "failed" in out
@@ -150,10 +147,7 @@ def test_bad_model_through_the_real_entry_point(tmp_path):
 
 
 def test_failing_ground_truth_stops_a_run_before_its_folder_exists(capsys, tiny_pack, sandbox_backend, tmp_path):
-    (tiny_pack / "boom.yaml").write_text(
-        "id: boom\ntitle: Fails\nprompt: x\nkind: program\nsupport: discrete\n"
-        "answer_format: {type: integer}\nground_truth: {code: \"raise ValueError('nope')\"}\n"
-    )
+    write_pack(tiny_pack, {**TINY, "boom.yaml": BOOM})
     out_dir = tmp_path / "run"
     code, _, err = _cli(capsys, "run", "--model", "baseline:collapse", "--pack", str(tiny_pack), "--scenario", "boom", "--n", "5", "--out", str(out_dir), "--sandbox", sandbox_backend)
     assert code == 5
@@ -178,7 +172,7 @@ def test_resume_from_the_command_line_accepts_runtime_options(capsys, tiny_pack,
 
 
 def test_the_same_scenario_id_in_two_packs_is_refused(capsys, tiny_pack, tmp_path):
-    twin = write_pack(tmp_path / "twin", name="twin")
+    twin = write_pack(tmp_path / "twin", TINY, name="twin")
     code, _, err = _cli(capsys, "run", "--model", "baseline:oracle", "--pack", str(tiny_pack), "--pack", str(twin), "--out", str(tmp_path / "run"), "--sandbox", "unsafe-subprocess")
     assert code == 2
     line = _one_error_line(err)
