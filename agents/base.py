@@ -92,7 +92,8 @@ class AgentOptions:
     ``tool_protocol``: ``auto`` (function calling where the model supports
     it, else code blocks), ``functions`` or ``code``. ``api_key_env`` names
     the environment variable holding the key (never the key itself, so it is
-    never written to run.json).
+    never written to run.json). ``openai_client`` picks the client behind
+    ``openai:`` models (see :mod:`stochbox.agents.openai_http`).
     """
 
     tool_protocol: str = "auto"
@@ -101,4 +102,5 @@ class AgentOptions:
     temperature: float | None = None
     max_tokens: int | None = None
     threads: int = 1
+    openai_client: str = "stochbox"  # openai: models: stochbox (lean aiohttp client) | langchain (langchain-openai)
     limits: AgentLimits = field(default_factory=AgentLimits)

@@ -7,6 +7,8 @@
 * any ``langchain.chat_models.init_chat_model`` string (``openai:gpt-4o-mini``,
   ``anthropic:...``), with ``options.base_url`` for OpenAI-compatible servers
   (vLLM, Ollama, llama.cpp) and ``options.api_key_env`` naming the key's variable.
+  ``openai:`` models go through :mod:`stochbox.agents.openai_http` (aiohttp)
+  unless ``options.openai_client`` is ``langchain`` (langchain-openai).
 
 Contract: construction raises :class:`~stochbox.errors.StochboxError` for a
 bad spec or a missing extra; ``arun_episode`` never raises for what the
@@ -120,7 +122,14 @@ def local_backend(name: str, options: AgentOptions) -> ModelBackend:
     )
 
 
+OPENAI_CLIENTS = ("stochbox", "langchain")
+
+
 def chat_backend(spec: str, options: AgentOptions) -> ModelBackend:
+    if options.openai_client not in OPENAI_CLIENTS:
+        raise ModelSpecError(f"unknown OpenAI client '{options.openai_client}'", hint=f"use one of {', '.join(OPENAI_CLIENTS)}")
+    if spec.startswith("openai:") and options.openai_client == "stochbox":
+        return openai_compat_backend(spec, options)
     try:
         from langchain.chat_models import init_chat_model
     except ImportError:
@@ -163,7 +172,48 @@ def chat_backend(spec: str, options: AgentOptions) -> ModelBackend:
         model_for=(lambda ctx: model.bind(seed=_model_seed(ctx))) if is_openai else (lambda ctx: model),
         tool_calling=_supports_tool_calling(model),
         structured=StructuredOutput([openai_json_schema, json_object_schema]) if is_openai else None,
-        details={"provider": spec.split(":", 1)[0], "base_url": options.base_url},
+        details={"provider": spec.split(":", 1)[0], "base_url": options.base_url}
+        | ({"client": "langchain-openai"} if is_openai else {}),
+    )
+
+
+def openai_compat_backend(spec: str, options: AgentOptions) -> ModelBackend:
+    """``openai:NAME`` through :mod:`stochbox.agents.openai_http` (aiohttp; the default client).
+
+    Keys: ``--api-key-env`` names the variable; without it, OpenAI itself takes
+    ``OPENAI_API_KEY`` and a ``--base-url`` server gets no key (a local server must
+    not receive the user's OpenAI key)."""
+    try:
+        import aiohttp
+
+        from stochbox.agents.openai_http import OPENAI_BASE_URL, OpenAICompatChatModel
+    except ImportError:
+        raise MissingExtraError(f"model '{spec}'", "openai") from None
+    name = spec.split(":", 1)[1]
+    base_url = options.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
+    if options.api_key_env:
+        key = os.environ.get(options.api_key_env)
+        if not key:
+            raise ModelSpecError(f"environment variable {options.api_key_env} (the API key for '{spec}') is not set")
+    elif options.base_url:
+        key = None
+    else:
+        key = os.environ.get("OPENAI_API_KEY")
+        if not key and base_url == OPENAI_BASE_URL:
+            raise ModelSpecError(
+                f"environment variable OPENAI_API_KEY (the API key for '{spec}') is not set",
+                hint="set it, name another variable with --api-key-env, or give --base-url for an OpenAI-compatible server",
+            )
+    model = OpenAICompatChatModel(
+        model=name, base_url=base_url, api_key=key, temperature=options.temperature, max_tokens=options.max_tokens
+    )
+    return ModelBackend(
+        kind="chat",
+        model_for=lambda ctx: model.bind(seed=_model_seed(ctx)),
+        tool_calling=True,
+        structured=StructuredOutput([openai_json_schema, json_object_schema]),
+        details={"provider": "openai", "base_url": options.base_url, "client": "stochbox", "http": f"aiohttp {aiohttp.__version__}"},
+        close=model.close,
     )
 
 

@@ -42,6 +42,7 @@ OPTION_NAMES = {
     "threads": "--threads",
     "temperature": "--temperature",
     "max_tokens": "--max-tokens",
+    "openai_client": "--openai-client",
     "max_model_calls": "--max-model-calls",
     "max_tool_calls": "--max-tool-calls",
     "exec_timeout_s": "--exec-timeout",
@@ -81,6 +82,7 @@ class RunConfig(BaseModel):
     threads: int = Field(default=1, ge=1, le=256)
     temperature: float | None = Field(default=None, ge=0, le=2)  # None: the model's own default
     max_tokens: int | None = Field(default=None, ge=1)  # per model reply; None: the model's own default
+    openai_client: Literal["stochbox", "langchain"] = "stochbox"  # the HTTP client behind openai: models
     max_model_calls: int = Field(default=8, ge=1)
     max_tool_calls: int = Field(default=6, ge=0)
     exec_timeout_s: float = Field(default=10.0, gt=0)
@@ -128,6 +130,7 @@ class RunConfig(BaseModel):
             threads=self.threads,
             temperature=self.temperature,
             max_tokens=self.max_tokens,
+            openai_client=self.openai_client,
             limits=AgentLimits(
                 max_model_calls=self.max_model_calls,
                 max_tool_calls=self.max_tool_calls,
