@@ -1,0 +1,146 @@
+"""``--executor processes``: worker processes give the local executor's records, survive a worker's death
+through ``--resume``, and do not outlive a runner killed with ``kill -9``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from stochbox.config import RunConfig
+from stochbox.errors import ConfigError, StochboxError
+from stochbox.executors import make_executor
+from stochbox.report import build_report
+from stochbox.runner import resume_run, start_run
+from stochbox.store import RunStore
+from stochbox.trace import read_trace
+
+from .openai_stub import StubServer
+from .test_kill_resume import TOTAL, _episodes, _finish, _report, _run_args, _stochbox, _stored
+
+MODELS = ["openai:stub", "baseline:oracle"]
+
+
+def _config(stub, pack, **kw) -> RunConfig:
+    base = dict(models=MODELS, base_url=stub.url, packs=[str(pack)], n=6, reference_n=200, modes=["native", "tool"], concurrency=4, seed=9)
+    return RunConfig.model_validate({**base, **kw})
+
+
+def _records(run_dir: Path) -> list[tuple]:
+    with RunStore(run_dir) as store:
+        return [(r.episode_id, r.status.value, r.samples, r.reason, r.n_model_calls, r.n_tool_calls, r.tool_code) for r in store.records()]
+
+
+def _children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture(scope="module")
+def stub_module():
+    with StubServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def local_run(stub_module, two_pack, sandbox, tmp_path_factory):
+    out = tmp_path_factory.mktemp("local") / "run"
+    start_run(_config(stub_module, two_pack), out, sandbox=sandbox)
+    return out
+
+
+def test_processes_match_the_local_executor(stub_module, two_pack, sandbox, sandbox_backend, local_run, tmp_path):
+    out = tmp_path / "run"
+    outcome = start_run(_config(stub_module, two_pack, executor="processes", workers=2, sandbox=sandbox_backend), out, sandbox=sandbox)
+    assert outcome.status == "complete" and outcome.done == outcome.total == 2 * 2 * 2 * 6
+    assert _records(out) == _records(local_run)
+    assert build_report(out).to_json() == build_report(local_run).to_json()
+
+    steps = defaultdict(list)
+    executed = 0
+    for event in read_trace(out):
+        if event.episode_id is not None:
+            steps[event.episode_id].append((event.step, event.ts))
+        executed += event.event == "sandbox_exec"
+    assert len(steps) == outcome.total
+    for events in steps.values():
+        assert [s for s, _ in events] == list(range(len(events)))  # written in order, numbered 0, 1, 2, ...
+        assert [ts for _, ts in events] == sorted(ts for _, ts in events)  # the times they happened, in order
+    assert executed > 0  # tool-mode code ran in the workers' sandbox pools
+
+
+def test_a_dead_worker_stops_the_run_and_resume_completes_it(stub_module, two_pack, sandbox, sandbox_backend, local_run, tmp_path):
+    out = tmp_path / "run"
+    killed: list[int] = []
+
+    def kill_a_worker(record, done, total) -> None:
+        if done == 5 and not killed:
+            workers = _children(os.getpid())
+            workers = [p for p in workers if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+            assert workers, "no worker process found"
+            os.kill(workers[0], signal.SIGKILL)
+            killed.append(workers[0])
+
+    config = _config(stub_module, two_pack, executor="processes", workers=2, sandbox=sandbox_backend)
+    with pytest.raises(StochboxError, match="exited"):
+        start_run(config, out, sandbox=sandbox, progress=kill_a_worker)
+    assert killed
+    with RunStore(out) as store:
+        stored = store.count()
+    assert 5 <= stored < 2 * 2 * 2 * 6
+    resume_run(out, sandbox=sandbox)
+    assert _records(out) == _records(local_run)
+    assert build_report(out).to_json() == build_report(local_run).to_json()
+
+
+def test_kill_9_of_the_runner_takes_its_workers_along(unit_pack, tmp_path, shared_cache):
+    env = {**os.environ, "STOCHBOX_CACHE_DIR": str(shared_cache)}
+    with StubServer(delay_s=0.15) as stub:
+        out = tmp_path / "run"
+        reference = tmp_path / "reference"
+        _finish(_stochbox(*_run_args(stub, unit_pack, reference), env=env))
+        proc = _stochbox(*_run_args(stub, unit_pack, out), "--executor", "processes", "--workers", "2", env=env)
+        deadline = time.monotonic() + 120
+        while _stored(out) < 10 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before the kill point"
+        workers = _children(proc.pid)
+        assert len(workers) >= 2
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        deadline = time.monotonic() + 30
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(p) for p in workers), "worker processes outlived their runner"
+        assert _stored(out) < TOTAL
+        _finish(_stochbox("run", "--resume", str(out), "-q", env=env))
+        assert _episodes(out) == _episodes(reference)
+        assert _report(out, env) == _report(reference, env)
+
+
+def test_workers_option_needs_the_processes_executor():
+    with pytest.raises(ConfigError, match="--workers needs --executor processes"):
+        make_executor("local", workers=2)
+    with pytest.raises(ConfigError, match="at least 1"):
+        make_executor("processes", workers=0)
