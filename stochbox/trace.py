@@ -11,6 +11,13 @@ Contract:
   ``(run_id, episode_id, step)`` identifies an event.
 * :class:`TraceWriter` is thread-safe, appends, and flushes every line, so a
   crash loses at most the line being written; readers skip a torn last line.
+* Lines are compact JSON (orjson, structlog's fast path: no spaces after
+  separators), UTF-8 unescaped. Values that are not JSON are converted
+  (models dumped, arrays as lists, sets sorted, paths as strings, anything
+  else by ``repr``); non-finite floats are written as ``null`` (JSON has no
+  NaN). A line orjson refuses (an integer beyond 64 bits, a lone surrogate)
+  is written by the standard library's encoder, ASCII-escaped, so no event
+  is lost to serialization.
 
 Event names used by stochbox (payload fields in brackets):
 
@@ -36,6 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import orjson
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -97,16 +105,15 @@ class TraceWriter:
         self.run_id = run_id
         self._lock = threading.Lock()
         self._steps: dict[str | None, int] = {}
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._file = open(self.path, "ab")
+        # structlog's fast path: bytes from orjson straight to a BytesLogger (which writes and
+        # flushes each line). bind() once: the lazy proxy wrap_logger returns would rebuild the
+        # bound logger on every event.
         self._log = structlog.wrap_logger(
-            structlog.WriteLogger(self._file),
-            processors=[
-                _timestamp,
-                _schema,
-                structlog.processors.JSONRenderer(serializer=_dumps),
-            ],
+            structlog.BytesLogger(self._file),
+            processors=[_timestamp, _schema, structlog.processors.JSONRenderer(serializer=_dumps)],
             context_class=dict,
-        )
+        ).bind()
 
     def seed_steps(self, episode_id: str, next_step: int) -> None:
         """Continue an episode's step numbering (used when resuming or replaying)."""
@@ -123,7 +130,6 @@ class TraceWriter:
                 step = self._steps.get(episode_id, 0)
                 self._steps[episode_id] = step + 1
             self._log.msg(event, run_id=self.run_id, episode_id=episode_id, step=step, **fields)
-            self._file.flush()
         return step
 
     def close(self) -> None:
@@ -132,9 +138,14 @@ class TraceWriter:
                 self._file.close()
 
 
-def _dumps(obj: Any, **kw: Any) -> str:
-    kw.pop("default", None)
-    return json.dumps(obj, default=_json_default, ensure_ascii=False, **kw)
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _dumps(obj: Any, **_: Any) -> bytes:
+    try:
+        return orjson.dumps(obj, default=_json_default, option=_ORJSON_OPTIONS)
+    except TypeError:  # an integer beyond 64 bits or a lone surrogate (a model may write either)
+        return json.dumps(obj, default=_json_default, separators=(",", ":")).encode("ascii")
 
 
 def _json_default(obj: Any) -> Any:
