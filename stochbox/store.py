@@ -43,6 +43,9 @@ CREATE INDEX IF NOT EXISTS episodes_by_status ON episodes (status);
 """
 
 
+_INSERT = "INSERT INTO episodes (episode_id, model, mode, scenario, idx, status, record) VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
 def _fail(path: Path, what: str, exc: BaseException) -> RunStoreError:
     detail = str(exc) or type(exc).__name__
     hint = f"check free disk space and that {path.parent} is writable; stored episodes are intact"
@@ -85,13 +88,9 @@ class RunStore:
             record.model_dump_json(),
         )
         try:
-            with self._db:  # BEGIN ... COMMIT, or ROLLBACK on error
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute(
-                    "INSERT INTO episodes (episode_id, model, mode, scenario, idx, status, record) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    row,
-                )
+            # One statement in autocommit mode is one transaction: committed (WAL frames written)
+            # when execute returns, rolled back whole on any error; no BEGIN/COMMIT round trips.
+            self._db.execute(_INSERT, row)
         except sqlite3.IntegrityError:
             raise RunStoreError(f"episode {record.episode_id} is already stored in {self.path}") from None
         except sqlite3.Error as exc:
