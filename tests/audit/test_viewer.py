@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import shutil
@@ -15,21 +14,16 @@ from pathlib import Path
 from stochbox.trace import TRACE_FILE
 from stochbox.viewer import CHUNK_SIZE, PAGE_SIZE, write_viewer
 
+from machine_features import require_or_skip
+
 from .bigtrace import EVENTS_PER_EPISODE, write_big_run
 
 PAYLOAD = '</script><b id="pwned">x</b><script>document.title="pwned"</script>'
 
 
-def _require_or_skip(flag: str, available: bool, why: str) -> None:
-    spec = importlib.util.spec_from_file_location("_stochbox_root_conftest", Path(__file__).parents[1] / "conftest.py")
-    root = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(root)
-    root.require_or_skip(flag, available, why)
-
-
 def _chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
-    _require_or_skip("STOCHBOX_REQUIRE_CHROMIUM", found is not None, "chromium is not installed (apt-get install -y chromium)")
+    require_or_skip("STOCHBOX_REQUIRE_CHROMIUM", found is not None, "chromium is not installed (apt-get install -y chromium)")
     return found  # type: ignore[return-value]
 
 

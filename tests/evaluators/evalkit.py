@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 import yaml
 
 WEATHER = (["sun", "cloud", "rain"], [0.5, 0.3, 0.2])
@@ -29,15 +28,6 @@ def draw(scenario_id: str, n: int, rng: np.random.Generator) -> list:
     if scenario_id == "shuffle-abcd":
         return [list(rng.permutation(list("ABCD"))) for _ in range(n)]
     raise KeyError(scenario_id)
-
-
-def require_or_skip(flag: str, available: bool, why: str) -> None:
-    """Skip when a machine feature is absent -- unless ``flag``=1 makes it mandatory (then fail)."""
-    if available:
-        return
-    if os.environ.get(flag) == "1":
-        pytest.fail(f"{why} but {flag}=1 makes it mandatory")
-    pytest.skip(why)
 
 
 # Tool mode runs a real program in the sandbox; normal-explicit's program is deliberately wrong (sd 3, not 2).

@@ -8,7 +8,8 @@ import subprocess
 import tempfile
 
 import pytest
-from evalkit import SCRIPTED_SCENARIOS, require_or_skip, stochbox_cli
+from evalkit import SCRIPTED_SCENARIOS, stochbox_cli
+from machine_features import require_or_skip
 from scipy import stats
 
 SANDBOX = ["--sandbox", "unsafe-subprocess"]

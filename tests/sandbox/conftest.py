@@ -14,16 +14,7 @@ import pytest
 
 from stochbox.sandbox.base import SandboxSpec
 
-
-def require_or_skip(flag: str, available: bool, why: str) -> None:
-    """Same rule as tests/conftest.py (not importable from here: both modules are named conftest)."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("_stochbox_root_conftest", Path(__file__).parents[1] / "conftest.py")
-    root = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(root)
-    root.require_or_skip(flag, available, why)
+from machine_features import require_or_skip
 
 
 def _require_jail() -> None:

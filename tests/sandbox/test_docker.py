@@ -20,18 +20,9 @@ from stochbox.sandbox import transport
 from stochbox.sandbox.base import SandboxSpec
 from stochbox.sandbox.docker_options import hardened_options, merge_options
 
+from machine_features import require_or_skip
+
 IMAGE = SandboxSpec().image
-
-
-def require_or_skip(flag: str, available: bool, why: str) -> None:
-    """The rule of tests/conftest.py (conftest modules are not importable by name)."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("_stochbox_root_conftest", Path(__file__).parents[1] / "conftest.py")
-    root = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(root)
-    root.require_or_skip(flag, available, why)
 
 
 def _require_docker() -> None:
