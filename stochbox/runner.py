@@ -156,6 +156,7 @@ class _Run:
         self.references = references
         self.progress = progress
         self.plan: RunPlan = plan_episodes(self.config, info.scenarios)
+        self.limits = self.config.agent_options().limits  # the same for every episode of the run
         self.executor = executor or make_executor(self.config.executor, ray_address=self.config.ray_address, workers=self.config.workers)
 
     async def execute(self, *, resumed: bool) -> RunOutcome:
@@ -250,7 +251,7 @@ class _Run:
         agent = self.agents[spec.model]
         emit = partial(trace.emit, episode_id=spec.episode_id)
         emit("episode_start", scenario=spec.scenario.id, mode=spec.mode.value, model=spec.model, index=spec.index, seed=spec.seed)
-        limits = self.config.agent_options().limits
+        limits = self.limits
         wants_sandbox = spec.mode is Mode.tool or getattr(agent, "needs_sandbox", False)
         ctx = EpisodeContext(
             run_id=self.info.run_id,
