@@ -1,7 +1,8 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1, scripted per request (standard library only).
 
 Used by the fault-injection tests and the concurrency benchmark so that the
-real ``langchain-openai`` client and its HTTP stack are exercised:
+real clients and their HTTP stacks are exercised (stochbox's aiohttp client and,
+with ``--openai-client langchain``, langchain-openai):
 ``--model openai:stub --base-url http://127.0.0.1:PORT/v1``.
 
 Answers are a pure function of the request: the value is derived from the
@@ -9,15 +10,19 @@ Answers are a pure function of the request: the value is derived from the
 [0, 1), so two runs with the same run seed get the same answers whatever the
 timing, and a resumed run matches an uninterrupted one. Without tools the
 reply is ``{"answer": x}``; with tools it first calls ``python`` with
-``print(x)`` and, once a tool result is in the conversation, calls ``submit``.
+``print(x)`` and, once a tool result is in the conversation, answers
+``{"answer": x}`` in text.
 
 Faults are queued with :meth:`StubServer.inject` and consumed one per request,
-in arrival order: ``{"status": 429, "headers": {...}}``, ``{"status": 500}``,
+in arrival order: ``{"status": 429, "headers": {...}}``, ``{"status": 500}``
+(``"body": "..."`` replaces the JSON error body), ``{"raw_body": "..."}`` (a 200
+with this body, e.g. not JSON),
 ``{"hang_s": 5}`` (answer late), ``{"drop": True}`` (close the connection
 without a reply), ``{"empty": True}`` (empty content), ``{"no_choices": True}``,
 ``{"bad_tool_json": True}`` (tool-call arguments that are not JSON), ``{"code": "..."}``
 (the ``python`` call runs this code instead of ``print(x)``).
-``always_tool=True`` makes a model that never stops calling tools.
+``always_tool=True`` makes a model that never stops calling tools. The
+decoded body of the last request is kept in ``last_request``.
 
 Run standalone (benchmarks): ``python openai_stub.py --delay 0.2`` prints the port.
 """
@@ -49,6 +54,7 @@ class StubServer:
         self.faults: deque[dict[str, Any]] = deque()
         self.requests = 0
         self.faults_served: list[dict[str, Any]] = []
+        self.last_request: dict[str, Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._thread: threading.Thread | None = None
@@ -94,14 +100,17 @@ class StubServer:
             if fault is not None:
                 self.faults_served.append(fault)
         request = json.loads(body or b"{}")
+        self.last_request = request
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         fault = fault or {}
         if fault.get("drop"):
             return None
         if "status" in fault:
-            err = {"error": {"message": f"injected {fault['status']}", "type": "stub_fault", "code": None}}
+            err = fault.get("body") or {"error": {"message": f"injected {fault['status']}", "type": "stub_fault", "code": None}}
             return _http(fault["status"], err, fault.get("headers"))
+        if "raw_body" in fault:
+            return _http(200, fault["raw_body"])
         if "hang_s" in fault:
             await asyncio.sleep(fault["hang_s"])
         return _http(200, self._completion(request, fault))
@@ -143,6 +152,7 @@ class StubServer:
             self._loop.run_until_complete(self.serve())
             ready.set()
             self._loop.run_forever()
+            self._loop.close()
 
         self._thread = threading.Thread(target=run, name="openai-stub", daemon=True)
         self._thread.start()
@@ -173,8 +183,8 @@ class StubServer:
         self.stop()
 
 
-def _http(status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> bytes:
-    body = json.dumps(payload).encode()
+def _http(status: int, payload: dict[str, Any] | str, headers: dict[str, str] | None = None) -> bytes:
+    body = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
     head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", "Content-Type: application/json", f"Content-Length: {len(body)}", "Connection: keep-alive"]
     head += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
