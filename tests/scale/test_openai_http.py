@@ -231,3 +231,27 @@ def test_native_graph_falls_back_when_the_server_rejects_json_schema(stub, unit_
     assert rejected["where"] == "structured_output" and "json_schema rejected" in rejected["message"]
     assert not [e for e in events if e.event == "retry"]
     assert stub.requests == 4 and stub.last_request["response_format"]["type"] == "json_object"
+
+
+def test_openai_client_option_from_the_command_line_to_run_json(stub, unit_pack, tmp_path, capsys, sandbox_backend):
+    from stochbox.cli import main
+    from stochbox.runinfo import read_run_info
+
+    def cli(*argv: str) -> int:
+        try:
+            main(list(argv))
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else 0
+        return 0
+
+    common = ("--model", "openai:stub", "--base-url", stub.url, "--pack", str(unit_pack), "--n", "2", "--reference-n", "100",
+              "--sandbox", sandbox_backend, "-q")
+    assert cli("run", *common, "--openai-client", "langchain", "--out", str(tmp_path / "lc")) == 0, capsys.readouterr().err
+    info = read_run_info(tmp_path / "lc")
+    assert info.config.openai_client == "langchain" and info.models[0]["client"] == "langchain-openai"
+    assert cli("run", *common, "--out", str(tmp_path / "default")) == 0
+    assert read_run_info(tmp_path / "default").models[0]["client"] == "stochbox"
+    capsys.readouterr()
+    assert cli("run", *common, "--openai-client", "httpx", "--out", str(tmp_path / "bad")) == 2
+    err = capsys.readouterr().err
+    assert "--openai-client" in err and "Traceback" not in err
