@@ -31,10 +31,11 @@ from langchain_core.runnables import Runnable
 from stochbox.agents.base import Agent, AgentOptions, EpisodeContext, EpisodeOutcome
 from stochbox.agents.ledger import EpisodeLedger, LimitReached
 from stochbox.agents.native import StructuredOutput, build_native_graph, json_object_schema, native_prompt, openai_json_schema
-from stochbox.agents.tools import available_tools
-from stochbox.agents.toolmode import build_tool_graph, tool_prompt
+from stochbox.agents.tools import Tool, available_tools
+from stochbox.agents.toolmode import build_tool_graph, function_schemas, tool_prompt
 from stochbox.errors import MissingExtraError, ModelSpecError, StochboxError
 from stochbox.results import EpisodeStatus, Mode
+from stochbox.scenarios.models import Scenario
 from stochbox.seeding import derive_seed
 
 TOOL_PROTOCOLS = ("auto", "functions", "code")
@@ -246,6 +247,18 @@ class LLMAgent(Agent):
         self.tool_protocol = protocol
         self._native = build_native_graph(backend.structured)
         self._tool = build_tool_graph(protocol)  # type: ignore[arg-type]
+        self._tools: dict[tuple[str, str | None, tuple[str, ...] | None], tuple[dict[str, Tool], list[dict[str, Any]]]] = {}
+
+    def _tools_for(self, scenario: Scenario) -> tuple[dict[str, Tool], list[dict[str, Any]]]:
+        """The scenario's tools and their function schemas, found once per agent: discovery reads every
+        installed distribution's entry points (milliseconds), pydantic rebuilds a schema on every call,
+        and tools keep no episode state (the episode comes in as ``runtime``)."""
+        key = (scenario.id, scenario.source, tuple(scenario.tools) if scenario.tools is not None else None)
+        found = self._tools.get(key)
+        if found is None:  # a ScenarioError is not cached: it recurs, and is reported, per episode
+            tools = available_tools(scenario)
+            found = self._tools[key] = (tools, function_schemas(tools) if self.tool_protocol == "functions" else [])
+        return found
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -260,12 +273,12 @@ class LLMAgent(Agent):
         ledger = EpisodeLedger(ctx)
         try:
             model = self.backend.model_for(ctx)
-            tools = available_tools(ctx.scenario) if ctx.mode is Mode.tool else {}
+            tools, schemas = self._tools_for(ctx.scenario) if ctx.mode is Mode.tool else ({}, [])
         except StochboxError as exc:
             ledger.emit("error", where="setup", message=str(exc))
             return ledger.outcome(EpisodeStatus.failed, reason=str(exc))
         config = {
-            "configurable": {"ctx": ctx, "ledger": ledger, "model": model, "tools": tools},
+            "configurable": {"ctx": ctx, "ledger": ledger, "model": model, "tools": tools, "tool_schemas": schemas},
             "recursion_limit": 4 * ctx.limits.max_model_calls + 16,
         }
         try:

@@ -81,6 +81,11 @@ def _answer_or_retry(parsed: ParsedAnswer, ledger: EpisodeLedger) -> bool:
     return ledger.n_model_calls >= ledger.limits.max_model_calls
 
 
+def function_schemas(tools: dict[str, Tool]) -> list[dict[str, Any]]:
+    """The registry tools' function schemas, in ``tools`` order (``submit`` is added per call)."""
+    return [t.function_schema() for t in tools.values()]
+
+
 def tool_prompt(protocol: Protocol, ctx: EpisodeContext, tools: dict[str, Tool], output_cap: int) -> list[BaseMessage]:
     """The system and user messages that open a tool-mode episode (the graph's input ``messages``)."""
     n, sc = ctx.n_samples, ctx.scenario
@@ -97,7 +102,9 @@ def build_tool_graph(protocol: Protocol):
     """Compile the tool-mode graph for ``protocol``.
 
     Invoke with ``{"messages": tool_prompt(protocol, ctx, tools, ledger.output_cap)}`` and
-    ``config={"configurable": {"ctx", "ledger", "model", "tools": {name: Tool}}}``.
+    ``config={"configurable": {"ctx", "ledger", "model", "tools": {name: Tool}}}``; optionally
+    ``"tool_schemas"``: ``function_schemas(tools)`` computed once by a caller that reuses ``tools``
+    (pydantic builds a JSON schema afresh on every call, which costs more than an instant model).
     """
 
     async def call_model(state: EpisodeState, config: RunnableConfig) -> dict[str, Any]:
@@ -109,7 +116,8 @@ def build_tool_graph(protocol: Protocol):
             new.append(HumanMessage(LAST_TURN))
         messages = state["messages"] + new
         if protocol == "functions":
-            schemas = [t.function_schema() for t in tools.values()] + [
+            offered = config["configurable"].get("tool_schemas")
+            schemas = (offered if offered is not None else function_schemas(tools)) + [
                 submit_schema(ctx.scenario.answer_format, ctx.n_samples)
             ]
             msg = await ledger.call_model(model.bind_tools(schemas), messages, tools=schemas)

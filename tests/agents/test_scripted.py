@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from stochbox.agents.base import EpisodeContext
-from stochbox.agents.llm import scripted_backend
+from stochbox.agents.llm import make_llm_agent, scripted_backend
 from stochbox.agents.scripted import ScriptedChatModel, ScriptToolCall, ScriptTurn
-from stochbox.results import Mode
+from stochbox.results import EpisodeStatus, Mode
 
+SCRIPTS = Path(__file__).parent / "scripts"
 TOOLS = [{"type": "function", "function": {"name": "python", "description": "run code", "parameters": {"type": "object"}}}]
 
 PROMPT = [SystemMessage("You sample."), HumanMessage("Draw one number.")]
@@ -101,3 +103,30 @@ def test_scripted_backend_keeps_one_model_per_scenario_and_mode(tmp_path, canoni
     assert backend.model_for(ctx(die, Mode.tool, 2)) is not first
     assert backend.model_for(ctx(coin, Mode.native, 3)) is not first
     assert backend.model_for(ctx(die, Mode.tool, 2)).turns[0].text == '{"answer": 2}'
+
+
+def _without_timing(events):
+    """Trace events minus what legitimately differs between two runs: latencies and random message ids."""
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in ("latency_s", "generation_s", "duration_s", "id")}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return [(name, strip(fields)) for name, fields in events]
+
+
+@pytest.mark.parametrize("script, scenario_id", [("queue_tool.yaml", "shop-queue-length"), ("die_code_blocks.yaml", None)])
+def test_one_agent_over_many_episodes_behaves_like_a_fresh_agent_per_episode(episode, queues, canonical, script, scenario_id):
+    """The agent keeps the scripted model, the scenario's tools and their schemas between episodes: nothing else carries over."""
+    scenario = queues[scenario_id] if scenario_id else canonical["die-roll"]
+    calls = [dict(scenario=scenario, mode=Mode.tool, seed=s) for s in (3, 4, 3)]
+    shared = episode.many(make_llm_agent(f"scripted:{SCRIPTS / script}"), calls)
+    fresh = [episode.many(make_llm_agent(f"scripted:{SCRIPTS / script}"), [c])[0] for c in calls]
+    for (out_shared, rec_shared), (out_fresh, rec_fresh) in zip(shared, fresh):
+        assert out_shared == out_fresh
+        assert _without_timing(rec_shared.events) == _without_timing(rec_fresh.events)
+    assert shared[0][0].status is EpisodeStatus.ok
+    assert shared[0][0].samples == shared[2][0].samples  # same seed, same answer, with or without reuse
