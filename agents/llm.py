@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -192,6 +193,9 @@ def openai_compat_backend(spec: str, options: AgentOptions) -> ModelBackend:
         raise MissingExtraError(f"model '{spec}'", "openai") from None
     name = spec.split(":", 1)[1]
     base_url = options.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
+    parts = urllib.parse.urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:  # else every call would fail, and be retried
+        raise ModelSpecError(f"base URL '{base_url}' of '{spec}' is not an http(s) URL", hint="e.g. --base-url http://127.0.0.1:8000/v1")
     if options.api_key_env:
         key = os.environ.get(options.api_key_env)
         if not key:

@@ -255,3 +255,14 @@ def test_openai_client_option_from_the_command_line_to_run_json(stub, unit_pack,
     assert cli("run", *common, "--openai-client", "httpx", "--out", str(tmp_path / "bad")) == 2
     err = capsys.readouterr().err
     assert "--openai-client" in err and "Traceback" not in err
+
+
+def test_a_base_url_that_is_not_http_is_a_spec_error():
+    from stochbox.agents.base import AgentOptions
+    from stochbox.agents.llm import make_llm_agent
+    from stochbox.errors import ModelSpecError
+
+    with pytest.raises(ModelSpecError, match="'localhost:8000/v1' of 'openai:m' is not an http"):
+        make_llm_agent("openai:m", AgentOptions(base_url="localhost:8000/v1"))
+    agent = make_llm_agent("openai:m", AgentOptions(base_url="http://127.0.0.1:9/v1"))
+    assert agent.describe()["client"] == "stochbox" and agent.tool_protocol == "functions"
