@@ -16,13 +16,15 @@ Contract:
   chat model. Keyword arguments bound with ``.bind(...)`` (``seed``,
   ``response_format`` as a dict, ``temperature``, ``max_tokens``, ``stop``,
   ``tools``, ``tool_choice``, ...) are sent as request fields unchanged.
-* One session per model instance and event loop: created lazily inside the
-  running loop on first use; a call from another loop gets a new session
-  (the old one is closed if its loop still runs, dropped if it is closed).
-  :meth:`~OpenAICompatChatModel.aclose` (in the session's loop) or
-  :meth:`~OpenAICompatChatModel.close` (anywhere) releases connections.
-  Sync calls (``invoke``) run the async path on a private loop in a private
-  thread: correct, not fast.
+* One :class:`aiohttp.ClientSession` (one connection pool) per model
+  instance and event loop, created lazily inside the running loop on its
+  first call, so concurrent episodes share connections and a second run in
+  the same process (a new loop) never touches the first run's sockets.
+  Sessions of loops that have closed are dropped when another loop asks.
+  :meth:`~OpenAICompatChatModel.aclose` (awaits the running loop's session)
+  or :meth:`~OpenAICompatChatModel.close` (from anywhere) releases them; the
+  model stays usable. Sync calls (``invoke``) run the async path on a private
+  loop in a private thread: correct, not fast.
 * The client never retries (:mod:`stochbox.retry` owns that). Failures raise:
   :class:`OpenAIStatusError` for an HTTP error status (``status_code``,
   ``body``, and ``response.headers`` so Retry-After is honoured);
@@ -224,12 +226,11 @@ def env_proxy(url: str) -> str | None:
 
 
 class _LoopThread:
-    """A private event loop in a daemon thread, with its own session, for sync callers
-    (usable from inside a running loop too, where ``run_until_complete`` is not)."""
+    """A private event loop in a daemon thread, for sync callers (usable from inside a
+    running loop too, where ``run_until_complete`` is not)."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.session: aiohttp.ClientSession | None = None
         self._thread = threading.Thread(target=self.loop.run_forever, name="openai-compat-sync", daemon=True)
         self._thread.start()
 
@@ -237,9 +238,6 @@ class _LoopThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def stop(self) -> None:
-        if self.session is not None:
-            self.run(self.session.close())
-            self.session = None
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
         self.loop.close()
@@ -266,10 +264,9 @@ class OpenAICompatChatModel(BaseChatModel):
     max_connections: int = 4096
     model_kwargs: dict[str, Any] = {}  # extra request fields sent with every call
 
-    _session: aiohttp.ClientSession | None = PrivateAttr(default=None)
-    _session_loop: asyncio.AbstractEventLoop | None = PrivateAttr(default=None)
+    _sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = PrivateAttr(default_factory=dict)
     _sync: _LoopThread | None = PrivateAttr(default=None)
-    _sync_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)  # session and sync-thread creation
     _closing: set[asyncio.Task[None]] = PrivateAttr(default_factory=set)
 
     @property
@@ -338,13 +335,14 @@ class OpenAICompatChatModel(BaseChatModel):
         return aiohttp.ClientSession(connector=connector, timeout=timeout, headers=self._headers(), proxy=env_proxy(self.url))
 
     def _session_for(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
-        session = self._session
-        if session is not None and self._session_loop is loop and not session.closed:
+        session = self._sessions.get(loop)
+        if session is not None and not session.closed:
             return session
-        if session is not None:
-            self._release(session, self._session_loop)
-        self._session, self._session_loop = self.new_session(), loop
-        return self._session
+        with self._lock:
+            for gone in [other for other in self._sessions if other.is_closed()]:  # loops that ended without aclose()
+                self._sessions.pop(gone).detach()
+            session = self._sessions[loop] = self.new_session()
+        return session
 
     async def apost(self, body: dict[str, Any], session: aiohttp.ClientSession | None = None) -> Any:
         """POST one request and return the decoded JSON reply; raises the errors of the module contract.
@@ -382,56 +380,48 @@ class OpenAICompatChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        with self._sync_lock:
+        with self._lock:
             if self._sync is None:
                 self._sync = _LoopThread()
             sync = self._sync
-        body = self.request_body(messages, stop, **kwargs)
-
-        async def post() -> Any:
-            if sync.session is None:
-                sync.session = self.new_session()
-            return await self.apost(body, sync.session)
-
-        return to_chat_result(sync.run(post()))
+        return sync.run(self._agenerate(messages, stop, **kwargs))
 
     # --- closing --------------------------------------------------------------------------
 
-    def _release(self, session: aiohttp.ClientSession, loop: asyncio.AbstractEventLoop | None) -> None:
-        """Close ``session`` without awaiting: in its own loop when that loop is alive, else detach it."""
-        self._session = self._session_loop = None
+    def _release(self, session: aiohttp.ClientSession, loop: asyncio.AbstractEventLoop) -> None:
+        """Close ``session`` in its own loop without awaiting it here; detach it when that loop is closed."""
         if session.closed:
             return
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        if loop is None or loop.is_closed():
+        if loop.is_closed():
             session.detach()  # its loop is gone, and with it any way to close the sockets politely
         elif loop is running:
             # the first step (closing every transport) runs before the loop can stop: it is queued first
             task = loop.create_task(session.close())
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
-        elif loop.is_running():
-            asyncio.run_coroutine_threadsafe(session.close(), loop)
+        elif loop.is_running():  # another thread's loop (the sync helper's)
+            asyncio.run_coroutine_threadsafe(session.close(), loop).result(5)
         else:
             loop.run_until_complete(session.close())
 
     async def aclose(self) -> None:
-        """Close the session of the running loop (and the sync helper's). Idempotent."""
-        session, loop = self._session, self._session_loop
-        if session is not None and loop is asyncio.get_running_loop():
-            self._session = self._session_loop = None
+        """Close this model's sessions (awaiting the one of the running loop). Idempotent; the model stays usable."""
+        session = self._sessions.pop(asyncio.get_running_loop(), None)
+        if session is not None:
             await session.close()
         self.close()
 
     def close(self) -> None:
-        """Release connections from any thread or loop (see :meth:`_release`). Idempotent."""
-        if self._session is not None:
-            self._release(self._session, self._session_loop)
-        with self._sync_lock:
+        """Release every session from any thread or loop (see :meth:`_release`). Idempotent; the model stays usable."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, {}
             sync, self._sync = self._sync, None
+        for loop, session in sessions.items():
+            self._release(session, loop)
         if sync is not None:
             sync.stop()
 

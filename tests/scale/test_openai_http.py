@@ -216,6 +216,16 @@ def test_sessions_follow_the_event_loop_and_sync_calls_work(stub):
     model.close()
 
 
+async def test_two_loops_at_once_keep_their_own_sessions(model, stub):
+    """A sync call (the private loop) while this loop's request is in flight must not close this loop's session."""
+    stub.inject({"hang_s": 0.3})
+    slow = asyncio.create_task(model.bind(seed=1).ainvoke([HumanMessage("draw")]))
+    await asyncio.sleep(0.05)
+    fast = await asyncio.to_thread(lambda: model.bind(seed=2).invoke([HumanMessage("draw")]))
+    assert fast.content == f'{{"answer": {value_for(2)}}}'
+    assert (await slow).content == f'{{"answer": {value_for(1)}}}'
+
+
 @pytest.mark.parametrize("client", ["stochbox", "langchain"])
 def test_native_graph_falls_back_when_the_server_rejects_json_schema(stub, unit_pack, sandbox, tmp_path, client):
     """llama-cpp-python's server answers 500 naming response_format for OpenAI's json_schema form;
