@@ -3,9 +3,8 @@
 One ``start_run`` in this process (native mode, the harness_overhead script
 and pack); RSS is sampled from ``/proc/self/statm`` every 500 stored
 episodes through the progress hook. Growth is measured from the sample after
-the first 1,000 episodes (imports, graph compilation, caches and the thread
-pool are warm by then) to the largest later sample; growth from before the
-run is printed too.
+the first 1,000 episodes (imports, graph compilation and caches are warm by
+then) to the largest later sample; growth from before the run is printed too.
 
 Run:  .venv/bin/python benchmarks/memory.py [--episodes 20000] [--concurrency 8]
 Target: growth <= 200 MB over 20,000 episodes.
