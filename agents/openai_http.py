@@ -66,7 +66,7 @@ from langchain_core.output_parsers.openai_tools import make_invalid_tool_call, p
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import PrivateAttr, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 #: Characters of an error body kept in the exception message (the full body is on ``.body``).
@@ -262,7 +262,7 @@ class OpenAICompatChatModel(BaseChatModel):
     timeout_s: float | None = None
     connect_timeout_s: float = 30.0
     max_connections: int = 4096
-    model_kwargs: dict[str, Any] = {}  # extra request fields sent with every call
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)  # extra request fields sent with every call
 
     _sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = PrivateAttr(default_factory=dict)
     _sync: _LoopThread | None = PrivateAttr(default=None)
@@ -354,7 +354,7 @@ class OpenAICompatChatModel(BaseChatModel):
                 raw = await resp.read()
                 if resp.status >= 400:
                     raise OpenAIStatusError(resp.status, raw.decode("utf-8", "replace"), resp.headers, url)
-        except asyncio.TimeoutError as exc:  # aiohttp's own (timeout_s); a caller's asyncio.timeout cancels us instead
+        except TimeoutError as exc:  # aiohttp's own (timeout_s); a caller's asyncio.timeout cancels us instead
             raise OpenAITimeoutError(f"{url}: request timed out ({type(exc).__name__})") from exc
         except aiohttp.ClientError as exc:  # refused, reset, closed without a reply, truncated body
             raise OpenAIConnectionError(f"{url}: {type(exc).__name__}: {exc}") from exc
