@@ -14,8 +14,11 @@ harness on that client pays) and a bare aiohttp loop (the floor of an asyncio
 HTTP client in one Python process). Each line also gives the process CPU
 time per episode or request, the budget that decides efficiency once the
 server is fast: at 128 in flight and 200 ms, 85% leaves about 1.8 ms.
+``--executor processes`` runs the stochbox episodes in worker processes (one
+per CPU); their CPU is then not in this process's figure.
 
-Run:  .venv/bin/python benchmarks/concurrency.py [--episodes 2000] [--concurrency 128] [--delay 0.2] [--only stochbox,langchain,openai,aiohttp]
+Run:  .venv/bin/python benchmarks/concurrency.py [--episodes 2000] [--concurrency 128] [--delay 0.2]
+      [--only stochbox,langchain,openai,aiohttp] [--executor local|processes]
 Target: efficiency = ideal / wall >= 85% at 2,000 episodes, concurrency 128 (default client).
 The machine may be shared: the load average is printed with the results.
 """
@@ -73,7 +76,9 @@ class Timing(NamedTuple):
     cpu_s: float  # process CPU time (all threads) over the measured part
 
 
-def run_once(root: Path, port: int, episodes: int, concurrency: int, sandbox, tag: str, client: str) -> tuple[Timing, dict[str, int]]:
+def run_once(
+    root: Path, port: int, episodes: int, concurrency: int, sandbox, tag: str, client: str, executor: str = "local"
+) -> tuple[Timing, dict[str, int]]:
     pack = root / "pack"
     if not pack.exists():
         pack.mkdir()
@@ -81,7 +86,8 @@ def run_once(root: Path, port: int, episodes: int, concurrency: int, sandbox, ta
         (pack / "unit.yaml").write_text(textwrap.dedent(SCENARIO).lstrip())
     cfg = RunConfig.model_validate(
         dict(models=["openai:stub"], base_url=f"http://127.0.0.1:{port}/v1", packs=[str(pack)], n=episodes,
-             reference_n=1000, concurrency=concurrency, cache_dir=str(root / "cache"), openai_client=client)
+             reference_n=1000, concurrency=concurrency, cache_dir=str(root / "cache"), openai_client=client,
+             executor=executor)
     )
     started: list[tuple[float, float]] = []
     out = start_run(cfg, root / f"run-{tag}", sandbox=sandbox,
@@ -148,6 +154,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--sandbox", default="auto", help="only generates the reference (once, then cached)")
     parser.add_argument("--only", default="stochbox,langchain,openai,aiohttp", help="comma-separated subset to measure")
+    parser.add_argument("--executor", default="local", help="for the stochbox runs: local (one process) | processes (one worker per CPU)")
     args = parser.parse_args()
     only = set(args.only.split(","))
     results: dict[str, tuple[Timing, str]] = {}
@@ -159,9 +166,9 @@ def main() -> None:
                 if client not in only:
                     continue
                 # warm-up: reference cached, imports done
-                run_once(root, port, 2 * args.concurrency, args.concurrency, sandbox, f"warm-up-{client}", client)
-                timing, statuses = run_once(root, port, args.episodes, args.concurrency, sandbox, f"measured-{client}", client)
-                results[f"stochbox run, --openai-client {client}"] = (timing, f"statuses {statuses}")
+                run_once(root, port, 2 * args.concurrency, args.concurrency, sandbox, f"warm-up-{client}", client, args.executor)
+                timing, statuses = run_once(root, port, args.episodes, args.concurrency, sandbox, f"measured-{client}", client, args.executor)
+                results[f"stochbox run, --openai-client {client}"] = (timing, f"statuses {statuses}, executor {args.executor}")
         if "openai" in only:
             results["bare openai SDK"] = (asyncio.run(bare_openai(port, args.episodes, args.concurrency)), "same requests, no LangChain/graph/trace/store")
         if "aiohttp" in only:
