@@ -22,8 +22,11 @@ Contract:
   runner's bound); each episode goes to the least busy worker. A provider
   connection cap (``--max-connections``) is split evenly between workers,
   and adaptive rate limiting (:mod:`stochbox.limiter`) is per worker.
-* Workers start with ``spawn`` (a fresh interpreter: no inherited event
-  loop, threads or sandbox servers), which costs a second or two per run.
+* Workers are fresh interpreters (``python -c``, not ``fork``: no inherited
+  event loop, threads or sandbox servers; and not ``multiprocessing``'s
+  spawn, which re-runs the caller's ``__main__``, so scripts and notebooks
+  need no ``if __name__ == "__main__"`` guard), which costs a second or two
+  per run. They talk to the runner over one socket pair each.
   A worker that fails to start (bad model spec, no sandbox backend) raises
   its StochboxError in the runner; a worker that dies mid-run stops the run
   with a StochboxError; finished episodes are stored and
@@ -34,21 +37,21 @@ from __future__ import annotations
 
 import asyncio
 import math
-import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from multiprocessing.connection import Connection, Pipe
 from typing import TYPE_CHECKING, Any
 
 from stochbox.errors import ConfigError, StochboxError
 from stochbox.executors import Executor
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-
     from stochbox.plan import EpisodeSpec
     from stochbox.results import EpisodeRecord
 
@@ -59,9 +62,12 @@ CLOSE_TIMEOUT_S = 30.0
 # --- the worker process ------------------------------------------------------------------
 
 
-def _worker_main(conn: Connection, run_dir: str, info: Any, references: dict[str, list[Any]], pool_size: int) -> None:
+def worker_main(fd: int) -> None:
+    """A worker process's entry point: serve the runner on the connection ``fd`` until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle; it stops us through the pipe
+    conn = Connection(fd)
     try:
+        run_dir, info, references, pool_size = conn.recv()
         asyncio.run(_serve(conn, run_dir, info, references, pool_size))
     except (BrokenPipeError, EOFError, ConnectionResetError):
         pass  # the runner is gone
@@ -129,8 +135,14 @@ class _Worker:
         self.send_lock = threading.Lock()
         self.ready: asyncio.Future[Any] | None = None  # the worker's first message
 
-    def read_forever(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Runs in a thread: every message goes to the event loop; EOF means the worker died or stopped."""
+    def read_forever(self, loop: asyncio.AbstractEventLoop, setup: tuple[Any, ...]) -> None:
+        """Runs in a thread: send the worker its ``setup`` (it reads it once started, which takes a while:
+        not on the event loop), then hand every message to the loop; EOF means the worker died or stopped."""
+        try:
+            self.send(setup)
+        except StochboxError:
+            loop.call_soon_threadsafe(self._died)
+            return
         while True:
             try:
                 msg = self.conn.recv()
@@ -145,7 +157,7 @@ class _Worker:
             future.set_result(msg)
 
     def _died(self) -> None:
-        code = self.process.exitcode
+        code = self.process.poll()
         self.dead = f"worker process {self.index} (pid {self.process.pid}) exited" + (f" with code {code}" if code is not None else "")
         for future in self.pending.values():
             if not future.done():
@@ -196,24 +208,25 @@ class ProcessExecutor(Executor):
     @asynccontextmanager
     async def session(self, run: Any) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        ctx = multiprocessing.get_context("spawn")
         config = run.config
         cap = None if config.max_connections is None else max(1, math.ceil(config.max_connections / self.workers))
         info = run.info.model_copy(update={"config": config.model_copy(update={"max_connections": cap})})
         pool_size = max(1, math.ceil(min(max(config.concurrency, config.jobs), os.cpu_count() or 1) / self.workers))
         try:
             for i in range(self.workers):
-                ours, theirs = ctx.Pipe()
-                process = ctx.Process(
-                    target=_worker_main, args=(theirs, str(run.run_dir), info, run.references, pool_size), name=f"stochbox-worker-{i}", daemon=True
+                ours, theirs = Pipe()
+                process = subprocess.Popen(
+                    [sys.executable, "-c", f"from stochbox.process_executor import worker_main; worker_main({theirs.fileno()})"],
+                    pass_fds=[theirs.fileno()],
+                    stdin=subprocess.DEVNULL,
                 )
-                process.start()
                 theirs.close()  # so that the worker's death reads as EOF here
                 worker = _Worker(i, process, ours)
                 worker.ready = worker.expect(None)
-                thread = threading.Thread(target=worker.read_forever, args=(loop,), name=f"stochbox-worker-{i}-reader", daemon=True)
-                thread.start()
                 self._pool.append(worker)
+                setup = (str(run.run_dir), info, run.references, pool_size)
+                thread = threading.Thread(target=worker.read_forever, args=(loop, setup), name=f"stochbox-worker-{i}-reader", daemon=True)
+                thread.start()
                 self._threads.append(thread)
             for worker in self._pool:
                 assert worker.ready is not None
@@ -232,10 +245,11 @@ class ProcessExecutor(Executor):
             except StochboxError:
                 pass
         for worker in self._pool:
-            worker.process.join(CLOSE_TIMEOUT_S)
-            if worker.process.is_alive():
+            try:
+                worker.process.wait(CLOSE_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
                 worker.process.kill()
-                worker.process.join()
+                worker.process.wait()
             worker.conn.close()
         for thread in self._threads:
             thread.join(5.0)

@@ -97,7 +97,7 @@ def test_a_dead_worker_stops_the_run_and_resume_completes_it(stub_module, two_pa
     def kill_a_worker(record, done, total) -> None:
         if done == 5 and not killed:
             workers = _children(os.getpid())
-            workers = [p for p in workers if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+            workers = [p for p in workers if "worker_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
             assert workers, "no worker process found"
             os.kill(workers[0], signal.SIGKILL)
             killed.append(workers[0])
