@@ -1,4 +1,4 @@
-"""LLM agents: a chat model driven through the native or tool-mode LangGraph graph.
+"""LLM agents: a chat model answering natively (one call, :mod:`stochbox.agents.native`) or through the tool-mode LangGraph graph.
 
 ``make_llm_agent(spec, options)`` accepts:
 
@@ -31,7 +31,7 @@ from langchain_core.runnables import Runnable
 
 from stochbox.agents.base import Agent, AgentOptions, EpisodeContext, EpisodeOutcome
 from stochbox.agents.ledger import EpisodeLedger, LimitReached
-from stochbox.agents.native import StructuredOutput, build_native_graph, json_object_schema, native_prompt, openai_json_schema
+from stochbox.agents.native import StructuredOutput, answer_natively, json_object_schema, native_prompt, openai_json_schema
 from stochbox.agents.tools import Tool, available_tools
 from stochbox.agents.toolmode import build_tool_graph, function_schemas, tool_prompt
 from stochbox.errors import MissingExtraError, ModelSpecError, StochboxError
@@ -233,7 +233,7 @@ def _openai_async_client() -> Any:
 
 
 class LLMAgent(Agent):
-    """A chat model answering through the native graph or the tool-mode graph."""
+    """A chat model answering natively (one call, then parse) or through the tool-mode LangGraph graph."""
 
     def __init__(self, name: str, backend: ModelBackend, options: AgentOptions) -> None:
         if options.tool_protocol not in TOOL_PROTOCOLS:
@@ -249,7 +249,6 @@ class LLMAgent(Agent):
         self.backend = backend
         self.options = options
         self.tool_protocol = protocol
-        self._native = build_native_graph(backend.structured)
         self._tool = build_tool_graph(protocol)  # type: ignore[arg-type]
         self._tools: dict[tuple[str, str | None, tuple[str, ...] | None], tuple[dict[str, Tool], list[dict[str, Any]]]] = {}
 
@@ -281,18 +280,20 @@ class LLMAgent(Agent):
         except StochboxError as exc:
             ledger.emit("error", where="setup", message=str(exc))
             return ledger.outcome(EpisodeStatus.failed, reason=str(exc))
-        config = {
-            "configurable": {"ctx": ctx, "ledger": ledger, "model": model, "tools": tools, "tool_schemas": schemas},
-            "recursion_limit": 4 * ctx.limits.max_model_calls + 16,
-        }
         try:
-            if ctx.mode is Mode.tool:
-                graph, prompt = self._tool, tool_prompt(self.tool_protocol, ctx, tools, ledger.output_cap)  # type: ignore[arg-type]
-            else:
-                graph, prompt = self._native, native_prompt(ctx, self.backend.structured)
             # asyncio.timeout, not wait_for: no extra task per episode, and no swallowed cancellation
             async with asyncio.timeout(max(ledger.remaining_s(), 1e-3)):
-                state = await graph.ainvoke({"messages": prompt}, config)
+                if ctx.mode is Mode.tool:
+                    prompt = tool_prompt(self.tool_protocol, ctx, tools, ledger.output_cap)  # type: ignore[arg-type]
+                    config = {
+                        "configurable": {"ctx": ctx, "ledger": ledger, "model": model, "tools": tools, "tool_schemas": schemas},
+                        "recursion_limit": 4 * ctx.limits.max_model_calls + 16,
+                    }
+                    state = await self._tool.ainvoke({"messages": prompt}, config)
+                    parsed, raw_answer = state.get("parsed"), state.get("raw_answer")
+                else:
+                    prompt = native_prompt(ctx, self.backend.structured)
+                    parsed, raw_answer = await answer_natively(ctx, ledger, model, prompt, self.backend.structured)
         except LimitReached as exc:
             return ledger.finish(None, raw_answer=None, stopped_by=exc.limit)
         except TimeoutError:
@@ -304,9 +305,8 @@ class LLMAgent(Agent):
             message = f"{type(exc).__name__}: {exc}"
             ledger.emit("error", where="model", message=message)
             return ledger.outcome(EpisodeStatus.failed, reason=message)
-        parsed = state.get("parsed")
         stopped = ledger.limits_hit[-1] if parsed is None and ledger.limits_hit else None
-        return ledger.finish(parsed, raw_answer=state.get("raw_answer"), stopped_by=stopped)
+        return ledger.finish(parsed, raw_answer=raw_answer, stopped_by=stopped)
 
     async def aclose(self) -> None:
         if self.backend.close is not None:

@@ -1,28 +1,34 @@
-"""The native graph: model -> parse (no tools), started from the scenario prompt.
+"""The native path: the scenario prompt -> one model call -> parse (no tools).
 
-The prompt messages are the graph's input (:func:`native_prompt`), not a node:
-building them is plain string work, and every LangGraph step costs a fixed
-~0.25 ms, more than an instant model's whole call.
+A native episode is a straight async function, :func:`answer_natively`, not a
+LangGraph graph: it has no loop, branch or tool to route, and LangGraph's
+per-invoke machinery (task preparation, channel writes, checkpoints, config
+merging) cost 2.0 ms of CPU per episode at 128 episodes in flight, 60% of a
+whole native episode against an OpenAI-compatible server
+(``benchmarks/concurrency.py``, docs/benchmarks.md). Tool mode, where the
+agent loop is, is the LangGraph graph of :mod:`stochbox.agents.toolmode`.
+Both record the same trace events through the same
+:class:`~stochbox.agents.ledger.EpisodeLedger`.
 
 Contract: one model call per episode (plus, once per agent, a retry without
 structured output when the provider rejects it). Where the model supports
 structured output, the request carries a JSON schema of the answer
 (``response_format``) so decoding is constrained; the reply is parsed by the
 same :func:`~stochbox.agents.parsing.parse_answer` either way, so a model that
-ignores the schema still gets robust text extraction.
+ignores the schema still gets robust text extraction. Errors of the model
+call (after retries) and :class:`~stochbox.agents.ledger.LimitReached`
+propagate to the caller, as they do out of the tool graph.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.runnables import Runnable, RunnableConfig
-from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable
 
 from stochbox.agents.base import EpisodeContext
 from stochbox.agents.ledger import EpisodeLedger, NotRetried
@@ -71,23 +77,8 @@ def rejected_response_format(exc: Exception) -> bool:
     return status == 500 and "response_format" in str(exc)  # llama-cpp-python reports validation errors as 500
 
 
-class EpisodeState(TypedDict, total=False):
-    messages: Annotated[list[AnyMessage], add_messages]
-    parsed: ParsedAnswer | None
-    raw_answer: str | None
-
-
-def episode_of(config: RunnableConfig) -> tuple[EpisodeContext, EpisodeLedger]:
-    conf = config["configurable"]
-    return conf["ctx"], conf["ledger"]
-
-
-def model_of(config: RunnableConfig) -> BaseChatModel | Runnable:
-    return config["configurable"]["model"]
-
-
 def native_prompt(ctx: EpisodeContext, structured: StructuredOutput | None = None) -> list[BaseMessage]:
-    """The system and user messages that open a native episode (the graph's input ``messages``)."""
+    """The system and user messages that open a native episode."""
     use_schema = structured is not None and structured.enabled
     return [
         SystemMessage(native_system(ctx.scenario, ctx.n_samples, structured=use_schema)),
@@ -95,43 +86,27 @@ def native_prompt(ctx: EpisodeContext, structured: StructuredOutput | None = Non
     ]
 
 
-def build_native_graph(structured: StructuredOutput | None = None):
-    """Compile the native graph.
-
-    Invoke with ``{"messages": native_prompt(ctx, structured)}`` (the same ``structured``) and
-    ``config={"configurable": {"ctx": EpisodeContext, "ledger": EpisodeLedger, "model": chat model}}``.
-    """
-
-    async def call_model(state: EpisodeState, config: RunnableConfig) -> dict[str, Any]:
-        ctx, ledger = episode_of(config)
-        model = model_of(config)
-        messages = state["messages"]
-        schema = answer_json_schema(ctx.scenario.answer_format, ctx.n_samples)
-        while structured is not None and structured.enabled:
-            fmt = structured.response_format(schema)
-            try:
-                msg = await ledger.call_model(
-                    model.bind(response_format=fmt), messages, permanent=rejected_response_format
-                )
-                return {"messages": [msg]}
-            except NotRetried as exc:
-                structured.reject()  # this provider does not take this form; try the next, then plain text
-                ledger.emit("error", where="structured_output", message=f"{fmt['type']} rejected: {exc}")
+async def answer_natively(
+    ctx: EpisodeContext,
+    ledger: EpisodeLedger,
+    model: BaseChatModel | Runnable,
+    messages: list[BaseMessage],
+    structured: StructuredOutput | None = None,
+) -> tuple[ParsedAnswer, str]:
+    """Ask ``model`` once with ``messages`` (from :func:`native_prompt` with the same ``structured``)
+    and parse the reply; returns the parsed answer and the reply's text."""
+    schema = answer_json_schema(ctx.scenario.answer_format, ctx.n_samples)
+    msg: AIMessage | None = None
+    while msg is None and structured is not None and structured.enabled:
+        fmt = structured.response_format(schema)
+        try:
+            msg = await ledger.call_model(model.bind(response_format=fmt), messages, permanent=rejected_response_format)
+        except NotRetried as exc:
+            structured.reject()  # this provider does not take this form; try the next, then plain text
+            ledger.emit("error", where="structured_output", message=f"{fmt['type']} rejected: {exc}")
+    if msg is None:
         msg = await ledger.call_model(model, messages)
-        return {"messages": [msg]}
-
-    async def parse(state: EpisodeState, config: RunnableConfig) -> dict[str, Any]:
-        ctx, ledger = episode_of(config)
-        last = state["messages"][-1]
-        text = last.text if isinstance(last, AIMessage) else str(last.content)
-        parsed = parse_answer(text, ctx.scenario.answer_format, ctx.n_samples)
-        ledger.record_parse(parsed, source="text")
-        return {"parsed": parsed, "raw_answer": text}
-
-    graph = StateGraph(EpisodeState)
-    graph.add_node("model", call_model)
-    graph.add_node("parse", parse)
-    graph.add_edge(START, "model")
-    graph.add_edge("model", "parse")
-    graph.add_edge("parse", END)
-    return graph.compile()
+    text = msg.text
+    parsed = parse_answer(text, ctx.scenario.answer_format, ctx.n_samples)
+    ledger.record_parse(parsed, source="text")
+    return parsed, text

@@ -21,23 +21,39 @@ is told so. Limits end the graph by :class:`~stochbox.agents.ledger.LimitReached
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
 from pydantic import ValidationError
 
 from stochbox.agents import code_protocol
 from stochbox.agents.base import EpisodeContext
 from stochbox.agents.ledger import CODE_BLOCK, EpisodeLedger
-from stochbox.agents.native import EpisodeState, episode_of, model_of
 from stochbox.agents.parsing import ParsedAnswer, answer_json_schema, parse_answer, parse_value
 from stochbox.agents.prompts import LAST_TURN, SUBMIT_AGAIN, code_system, describe_answer, tool_system, user_prompt
 from stochbox.agents.tools import SUBMIT, Tool, ToolError, format_exec_result
 from stochbox.scenarios.models import AnswerFormat
 
 Protocol = Literal["functions", "code"]
+
+
+class EpisodeState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    parsed: ParsedAnswer | None
+    raw_answer: str | None
+
+
+def episode_of(config: RunnableConfig) -> tuple[EpisodeContext, EpisodeLedger]:
+    conf = config["configurable"]
+    return conf["ctx"], conf["ledger"]
+
+
+def model_of(config: RunnableConfig) -> BaseChatModel | Runnable:
+    return config["configurable"]["model"]
 
 
 def submit_schema(fmt: AnswerFormat, n: int) -> dict[str, Any]:

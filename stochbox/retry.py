@@ -6,7 +6,7 @@ Contract:
   (``rate_limit``), 408/409 and 5xx (``server_error``), timeouts
   (``timeout``) and connection failures (``connection``). Never retried: any
   other 4xx (a bad request stays bad), a 500 that names ``response_format``
-  (llama-cpp-python's way of rejecting that option, which the native graph
+  (llama-cpp-python's way of rejecting that option, which the native path
   answers by falling back) and every other exception. Providers are
   recognised by duck typing (a ``status_code`` on the exception or on its
   ``response``; exception class names of httpx/openai/anthropic), so no
