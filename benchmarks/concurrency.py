@@ -29,12 +29,14 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -42,6 +44,7 @@ from stochbox.config import RunConfig
 from stochbox.runner import start_run
 from stochbox.sandbox import open_sandbox
 from stochbox.store import RunStore
+from stochbox.trace import read_trace
 
 STUB = Path(__file__).resolve().parents[1] / "tests" / "scale" / "openai_stub.py"
 
@@ -72,8 +75,25 @@ SCHEMA = {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"t
 
 
 class Timing(NamedTuple):
-    wall_s: float
-    cpu_s: float  # process CPU time (all threads) over the measured part
+    wall_s: float  # the episodes: first episode_start to last episode_end (stochbox runs) or the request loop
+    cpu_s: float  # process CPU time (all threads, and worker processes) over the measured part
+    total_s: float | None = None  # stochbox runs: from the start hook to the end (worker start-up and shutdown too)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _episodes_wall(run_dir: Path) -> float:
+    """First ``episode_start`` to last ``episode_end`` in the trace: the episodes, whichever executor ran them."""
+    starts, ends = [], []
+    for event in read_trace(run_dir):
+        if event.event == "episode_start":
+            starts.append(datetime.fromisoformat(event.ts))
+        elif event.event == "episode_end":
+            ends.append(datetime.fromisoformat(event.ts))
+    return (max(ends) - min(starts)).total_seconds()
 
 
 def run_once(
@@ -89,10 +109,13 @@ def run_once(
              reference_n=1000, concurrency=concurrency, cache_dir=str(root / "cache"), openai_client=client,
              executor=executor)
     )
-    started: list[tuple[float, float]] = []
+    started: list[tuple[float, float, float]] = []
     out = start_run(cfg, root / f"run-{tag}", sandbox=sandbox,
-                    on_start=lambda info: started.append((time.perf_counter(), time.process_time())))
-    timing = Timing(time.perf_counter() - started[0][0], time.process_time() - started[0][1])
+                    on_start=lambda info: started.append((time.perf_counter(), time.process_time(), _children_cpu())))
+    wall = time.perf_counter() - started[0][0]
+    # CPU of this process and of the worker processes (joined by the end of the run, so counted as children)
+    cpu = time.process_time() - started[0][1] + _children_cpu() - started[0][2]
+    timing = Timing(_episodes_wall(root / f"run-{tag}"), cpu, wall)
     with RunStore(root / f"run-{tag}") as store:
         reasons = Counter(r.reason for r in store.records() if r.status.value == "failed")
     for reason, count in reasons.most_common(3):
@@ -179,7 +202,8 @@ def main() -> None:
     ideal = args.episodes * args.delay / args.concurrency
     print(f"{args.episodes} episodes, concurrency {args.concurrency}, server delay {args.delay * 1e3:.0f} ms, {os.cpu_count()} CPUs, ideal wall {ideal:.2f} s")
     for name, (t, note) in results.items():
-        print(f"{name:<40} wall {t.wall_s:6.2f} s  efficiency {ideal / t.wall_s:6.1%}  CPU {t.cpu_s / args.episodes * 1e3:5.2f} ms/episode  ({note})")
+        total = f", {t.total_s:.2f} s with start-up" if t.total_s is not None else ""
+        print(f"{name:<40} wall {t.wall_s:6.2f} s{total}  efficiency {ideal / t.wall_s:6.1%}  CPU {t.cpu_s / args.episodes * 1e3:5.2f} ms/episode  ({note})")
     print("target: efficiency >= 85% for the default client (--openai-client stochbox)")
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
