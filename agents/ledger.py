@@ -21,6 +21,7 @@ traced through ``ctx.emit``:
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,7 @@ from langchain_core.messages import AIMessage, BaseMessage, messages_to_dict
 from langchain_core.runnables import Runnable
 
 from stochbox.agents.base import EpisodeContext, EpisodeOutcome
+from stochbox.agents.exec_event import sandbox_exec_fields
 from stochbox.agents.parsing import ParsedAnswer
 from stochbox.limiter import limiter_for, provider_key
 from stochbox.results import EpisodeStatus
@@ -52,6 +54,11 @@ def tool_output_cap(ctx: EpisodeContext) -> int:
     fmt = ctx.scenario.answer_format
     width = fmt.dim or len(fmt.items or []) or 1
     return max(ctx.limits.tool_output_cap, BYTES_PER_VALUE * width * ctx.n_samples)
+
+
+@functools.lru_cache(maxsize=64)
+def _retry_policy(max_retries: int, attempt_timeout_s: float | None) -> RetryPolicy:
+    return RetryPolicy(max_retries=max_retries, attempt_timeout_s=attempt_timeout_s)  # frozen: safe to share
 
 
 class NotRetried(Exception):
@@ -169,7 +176,7 @@ class EpisodeLedger:
 
     @property
     def _retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(max_retries=self.limits.max_retries, attempt_timeout_s=self.limits.request_timeout_s)
+        return _retry_policy(self.limits.max_retries, self.limits.request_timeout_s)
 
     def _on_retry(self, attempt: int, delay_s: float, reason: str, message: str) -> None:
         self.emit("retry", where="model", attempt=attempt, delay_s=round(delay_s, 3), reason=reason, message=message)
@@ -194,25 +201,10 @@ class EpisodeLedger:
                 )
             except Exception as exc:  # a backend that breaks its never-raise contract must not end the run
                 res = ExecResult(seed=seed, backend=sandbox.name, sandbox_error=f"{type(exc).__name__}: {exc}")
-        self.emit(
-            "sandbox_exec",
-            tool=tool,
-            exec_index=k,
-            code=code,
-            globals=globals_ or {},
-            seed=seed,
-            timeout_s=timeout,
-            output_cap=self.output_cap,
-            stdout=res.stdout,
-            stderr=res.stderr,
-            exit_code=res.exit_code,
-            timed_out=res.timed_out,
-            duration_s=res.duration_s,
-            truncated=res.truncated,
-            killed_reason=res.killed_reason,
-            sandbox_error=res.sandbox_error,
-            backend=res.backend,
+        fields = sandbox_exec_fields(
+            res, code=code, globals_=globals_, seed=seed, timeout_s=timeout, output_cap=self.output_cap
         )
+        self.emit("sandbox_exec", tool=tool, exec_index=k, **fields)
         if res.timed_out:
             self.hit("exec_timeout_s", timeout)
         return res
