@@ -33,12 +33,14 @@ import resource
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.scenario_texts
+from tests.scenario_texts import UNIT  # noqa: E402  the scenario the tests use too
 
 from stochbox.config import RunConfig
 from stochbox.runner import start_run
@@ -48,20 +50,6 @@ from stochbox.trace import read_trace
 
 STUB = Path(__file__).resolve().parents[1] / "tests" / "scale" / "openai_stub.py"
 
-SCENARIO = """
-id: unit
-title: Uniform on [0, 1)
-prompt: Draw one number uniformly at random from [0, 1).
-kind: canonical
-support: continuous
-answer_format: {type: number}
-ground_truth:
-  batch: true
-  code: |
-    import json, numpy as np
-    print(json.dumps(np.random.uniform(size=N).tolist()))
-tags: [kind:canonical]
-"""
 
 
 def start_stub(delay: float) -> tuple[subprocess.Popen[str], int]:
@@ -103,7 +91,7 @@ def run_once(
     if not pack.exists():
         pack.mkdir()
         (pack / "pack.yaml").write_text("name: bench\nversion: '0.1'\ndescription: benchmark pack\n")
-        (pack / "unit.yaml").write_text(textwrap.dedent(SCENARIO).lstrip())
+        (pack / "unit.yaml").write_text(UNIT)
     cfg = RunConfig.model_validate(
         dict(models=["openai:stub"], base_url=f"http://127.0.0.1:{port}/v1", packs=[str(pack)], n=episodes,
              reference_n=1000, concurrency=concurrency, cache_dir=str(root / "cache"), openai_client=client,

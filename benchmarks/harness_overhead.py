@@ -31,7 +31,7 @@ import asyncio
 import json
 import os
 import tempfile
-import textwrap
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -39,11 +39,14 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.scenario_texts
+from tests.scenario_texts import UNIT  # noqa: E402  the scenario the tests use too
+
 from stochbox.agents.base import EpisodeContext
 from stochbox.agents.llm import make_llm_agent
-from stochbox.agents.toolmode import EpisodeState
 from stochbox.agents.prompts import native_system, user_prompt
 from stochbox.agents.scripted import load_script, scripted_model
+from stochbox.agents.toolmode import EpisodeState
 from stochbox.config import RunConfig
 from stochbox.results import EpisodeRecord, EpisodeStatus, Mode
 from stochbox.runner import start_run
@@ -62,27 +65,13 @@ tool:
         args: {answer: 0.25}
 """
 
-SCENARIO = """
-id: unit
-title: Uniform on [0, 1)
-prompt: Draw one number uniformly at random from [0, 1).
-kind: canonical
-support: continuous
-answer_format: {type: number}
-ground_truth:
-  batch: true
-  code: |
-    import json, numpy as np
-    print(json.dumps(np.random.uniform(size=N).tolist()))
-tags: [kind:canonical]
-"""
 
 
 def write_inputs(root: Path) -> tuple[Path, Path]:
     pack = root / "pack"
     pack.mkdir()
     (pack / "pack.yaml").write_text("name: bench\nversion: '0.1'\ndescription: benchmark pack\n")
-    (pack / "unit.yaml").write_text(textwrap.dedent(SCENARIO).lstrip())
+    (pack / "unit.yaml").write_text(UNIT)
     script = root / "instant.yaml"
     script.write_text(SCRIPT)
     return pack, script

@@ -6,50 +6,16 @@ Runs use the ``auto`` sandbox (Docker or the local jail) and fall back to
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
-
+from scenario_texts import COIN, UNIT
+from scenario_texts import write_pack as write_test_pack
 
 from .openai_stub import StubServer
 
-UNIT = """
-id: unit
-title: Uniform on [0, 1)
-prompt: Draw one number uniformly at random from [0, 1).
-kind: canonical
-support: continuous
-answer_format: {type: number}
-ground_truth:
-  batch: true
-  code: |
-    import json, numpy as np
-    print(json.dumps(np.random.uniform(size=N).tolist()))
-tags: [kind:canonical]
-"""
-
-COIN = """
-id: coin
-title: A fair coin
-prompt: Flip a fair coin. Answer heads or tails.
-kind: canonical
-support: categorical
-answer_format: {type: label, labels: [heads, tails]}
-ground_truth:
-  code: |
-    import random
-    print('"' + random.choice(["heads", "tails"]) + '"')
-tags: [kind:canonical]
-"""
-
-
 def write_pack(root: Path, scenarios: dict[str, str]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "pack.yaml").write_text("name: scale\nversion: '0.1'\ndescription: scale tests\n")
-    for name, body in scenarios.items():
-        (root / name).write_text(textwrap.dedent(body).lstrip())
-    return root
+    return write_test_pack(root, scenarios, name="scale", description="scale tests")
 
 
 @pytest.fixture(scope="session")
