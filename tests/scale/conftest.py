@@ -34,3 +34,22 @@ def two_pack(tmp_path_factory) -> Path:
 def stub():
     with StubServer() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def stub_module():
+    """A stub server for one test module (the executor tests compare several runs against one)."""
+    with StubServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def local_run(stub_module, two_pack, sandbox, tmp_path_factory):
+    """The local executor's run of :func:`executor_runs.run_config`: what other executors must reproduce."""
+    from stochbox.runner import start_run
+
+    from .executor_runs import run_config
+
+    out = tmp_path_factory.mktemp("local") / "run"
+    start_run(run_config(stub_module, two_pack), out, sandbox=sandbox)
+    return out

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from stochbox.config import RunConfig
 from stochbox.errors import ConfigError, StochboxError
 from stochbox.executors import make_executor
 from stochbox.report import build_report
@@ -19,21 +18,9 @@ from stochbox.runner import resume_run, start_run
 from stochbox.store import RunStore
 from stochbox.trace import read_trace
 
+from .executor_runs import MODELS, run_config, stored_records
 from .openai_stub import StubServer
 from .test_kill_resume import _episodes, _finish, _report, _stochbox, _stored
-
-MODELS = ["openai:stub", "baseline:oracle"]
-
-
-def _config(stub, pack, **kw) -> RunConfig:
-    base = dict(models=MODELS, base_url=stub.url, packs=[str(pack)], n=6, reference_n=200, modes=["native", "tool"], concurrency=4, seed=9)
-    return RunConfig.model_validate({**base, **kw})
-
-
-def _records(run_dir: Path) -> list[tuple]:
-    with RunStore(run_dir) as store:
-        return [(r.episode_id, r.status.value, r.samples, r.reason, r.n_model_calls, r.n_tool_calls, r.tool_code) for r in store.records()]
-
 
 def _children(pid: int) -> list[int]:
     """Live processes whose parent is ``pid`` (from /proc)."""
@@ -57,24 +44,11 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.fixture(scope="module")
-def stub_module():
-    with StubServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def local_run(stub_module, two_pack, sandbox, tmp_path_factory):
-    out = tmp_path_factory.mktemp("local") / "run"
-    start_run(_config(stub_module, two_pack), out, sandbox=sandbox)
-    return out
-
-
 def test_processes_match_the_local_executor(stub_module, two_pack, sandbox, sandbox_backend, local_run, tmp_path):
     out = tmp_path / "run"
-    outcome = start_run(_config(stub_module, two_pack, executor="processes", workers=2, sandbox=sandbox_backend), out, sandbox=sandbox)
+    outcome = start_run(run_config(stub_module, two_pack, executor="processes", workers=2, sandbox=sandbox_backend), out, sandbox=sandbox)
     assert outcome.status == "complete" and outcome.done == outcome.total == 2 * 2 * 2 * 6
-    assert _records(out) == _records(local_run)
+    assert stored_records(out) == stored_records(local_run)
     assert build_report(out).to_json() == build_report(local_run).to_json()
 
     steps = defaultdict(list)
@@ -102,7 +76,7 @@ def test_a_dead_worker_stops_the_run_and_resume_completes_it(stub_module, two_pa
             os.kill(workers[0], signal.SIGKILL)
             killed.append(workers[0])
 
-    config = _config(stub_module, two_pack, executor="processes", workers=2, sandbox=sandbox_backend)
+    config = run_config(stub_module, two_pack, executor="processes", workers=2, sandbox=sandbox_backend)
     with pytest.raises(StochboxError, match="exited"):
         start_run(config, out, sandbox=sandbox, progress=kill_a_worker)
     assert killed
@@ -110,7 +84,7 @@ def test_a_dead_worker_stops_the_run_and_resume_completes_it(stub_module, two_pa
         stored = store.count()
     assert 5 <= stored < 2 * 2 * 2 * 6
     resume_run(out, sandbox=sandbox)
-    assert _records(out) == _records(local_run)
+    assert stored_records(out) == stored_records(local_run)
     assert build_report(out).to_json() == build_report(local_run).to_json()
 
 

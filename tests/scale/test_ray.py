@@ -18,50 +18,23 @@ from pathlib import Path
 
 import pytest
 
-from stochbox.config import RunConfig
 from stochbox.report import build_report
 from stochbox.runner import start_run
-from stochbox.store import RunStore
 from stochbox.trace import read_trace
 
+from .executor_runs import MODELS, run_config, stored_records
+
 ray = pytest.importorskip("ray")
-
-MODELS = ["openai:stub", "baseline:oracle"]
-
-
-def _config(stub, pack, **kw) -> RunConfig:
-    base = dict(models=MODELS, base_url=stub.url, packs=[str(pack)], n=6, reference_n=200, modes=["native", "tool"], concurrency=4, seed=9)
-    return RunConfig.model_validate({**base, **kw})
-
-
-def _records(run_dir: Path) -> list[tuple]:
-    with RunStore(run_dir) as store:
-        return [(r.episode_id, r.status.value, r.samples, r.reason, r.n_model_calls, r.n_tool_calls, r.tool_code) for r in store.records()]
-
-
-@pytest.fixture(scope="module")
-def local_run(stub_module, two_pack, sandbox, tmp_path_factory):
-    out = tmp_path_factory.mktemp("local") / "run"
-    start_run(_config(stub_module, two_pack), out, sandbox=sandbox)
-    return out
-
-
-@pytest.fixture(scope="module")
-def stub_module():
-    from .openai_stub import StubServer
-
-    with StubServer() as server:
-        yield server
 
 
 def test_ray_executor_matches_the_local_executor(stub_module, two_pack, sandbox, sandbox_backend, local_run, tmp_path):
     assert not ray.is_initialized()
     out = tmp_path / "run"
-    outcome = start_run(_config(stub_module, two_pack, executor="ray", sandbox=sandbox_backend), out, sandbox=sandbox)
+    outcome = start_run(run_config(stub_module, two_pack, executor="ray", sandbox=sandbox_backend), out, sandbox=sandbox)
     assert outcome.status == "complete" and outcome.done == outcome.total == 2 * 2 * 2 * 6
     assert not ray.is_initialized()  # the executor shut down the cluster it started
 
-    assert _records(out) == _records(local_run)
+    assert stored_records(out) == stored_records(local_run)
     assert build_report(out).to_json() == build_report(local_run).to_json()
 
     # every episode's events reached the driver's trace, steps numbered 0, 1, 2, ... in order
@@ -119,6 +92,6 @@ def test_cli_ray_address_matches_the_local_executor(stub_module, two_pack, sandb
     ]
     done = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "STOCHBOX_CACHE_DIR": str(shared_cache)}, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert _records(out) == _records(local_run)
+    assert stored_records(out) == stored_records(local_run)
     report = subprocess.run([sys.executable, "-m", "stochbox", "report", str(out), "--json"], capture_output=True, text=True, timeout=120)
     assert report.stdout == build_report(local_run).to_json()
