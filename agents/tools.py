@@ -54,7 +54,12 @@ class ToolRuntime(Protocol):
 
 
 class Tool(ABC):
-    """Base of all tools. Subclasses set ``name``, ``description`` and ``args_schema`` (class or instance attributes)."""
+    """Base of all tools. Subclasses set ``name``, ``description`` and ``args_schema`` (class or instance attributes).
+
+    One instance serves every episode of a run that may use it, several at once:
+    ``arun`` must keep no per-episode state on the instance (what an episode
+    needs arrives in ``args`` and ``runtime``).
+    """
 
     name: str
     description: str
