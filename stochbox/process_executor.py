@@ -36,6 +36,7 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import os
 import signal
@@ -86,6 +87,7 @@ async def _serve(conn: Connection, run_dir: str, info: Any, references: dict[str
     except Exception:
         conn.send(("crash", None, traceback.format_exc()))
         return
+    gc.freeze()  # this process only serves episodes: its set-up is never garbage (see stochbox.runner.frozen_heap)
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[str | None] = asyncio.Queue()
 
