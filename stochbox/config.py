@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from stochbox.agents.base import AgentLimits, AgentOptions
 from stochbox.errors import ConfigError
@@ -107,6 +107,20 @@ class RunConfig(BaseModel):
         if any(not m.strip() for m in models):
             raise ValueError("model strings must not be empty")
         return models
+
+    @field_validator("ray_address")
+    @classmethod
+    def _ray_address_needs_ray(cls, address: str | None, info: ValidationInfo) -> str | None:
+        if address is not None and info.data.get("executor") != "ray":
+            raise ValueError("needs --executor ray")
+        return address
+
+    @field_validator("workers")
+    @classmethod
+    def _workers_need_processes(cls, workers: int | None, info: ValidationInfo) -> int | None:
+        if workers is not None and info.data.get("executor") != "processes":
+            raise ValueError("needs --executor processes")
+        return workers
 
     @field_validator("modes")
     @classmethod

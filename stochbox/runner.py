@@ -473,7 +473,10 @@ def resume_run(
             hint="start a new run with --out to use other settings",
         )
     if given:
-        info.config = RunConfig.model_validate({**info.config.model_dump(), **given})
+        stored = info.config.model_dump()
+        if given.get("executor", stored["executor"]) != stored["executor"]:
+            stored.update(workers=None, ray_address=None)  # the old executor's options do not carry over to another
+        info.config = RunConfig.model_validate({**stored, **given})
     agents = _resolve_agents(info.config)
     cache = ReferenceCache(info.config.cache_dir)
     owned = sandbox is None

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from stochbox.config import RunConfig, validate_config
 from stochbox.errors import ConfigError, StochboxError
 from stochbox.executors import make_executor
 from stochbox.report import build_report
+from stochbox.runinfo import read_run_info
 from stochbox.runner import resume_run, start_run
 from stochbox.store import RunStore
 from stochbox.trace import read_trace
@@ -121,8 +123,22 @@ def test_kill_9_of_the_runner_takes_its_workers_along(unit_pack, tmp_path, share
         assert _report(out, env) == _report(reference, env)
 
 
-def test_workers_option_needs_the_processes_executor():
+def test_workers_option_needs_the_processes_executor(unit_pack):
     with pytest.raises(ConfigError, match="--workers needs --executor processes"):
         make_executor("local", workers=2)
     with pytest.raises(ConfigError, match="at least 1"):
         make_executor("processes", workers=0)
+    # checked with the options, before any ground truth runs or a run folder exists
+    with pytest.raises(ConfigError, match="^--workers: .*needs --executor processes"):
+        validate_config(RunConfig, {"models": ["baseline:oracle"], "packs": [str(unit_pack)], "workers": 2})
+    with pytest.raises(ConfigError, match="^--ray-address: .*needs --executor ray"):
+        validate_config(RunConfig, {"models": ["baseline:oracle"], "packs": [str(unit_pack)], "executor": "processes", "ray_address": "h:1"})
+
+
+def test_resume_may_switch_executors(unit_pack, sandbox, tmp_path):
+    out = tmp_path / "run"
+    config = RunConfig.model_validate(dict(models=["baseline:oracle"], packs=[str(unit_pack)], n=4, reference_n=200, executor="processes", workers=1))
+    start_run(config, out, sandbox=sandbox)
+    outcome = resume_run(out, overrides={"executor": "local"}, sandbox=sandbox)  # --workers of the old executor is dropped
+    assert outcome.status == "complete" and outcome.ran == 0
+    assert read_run_info(out).config.workers is None
