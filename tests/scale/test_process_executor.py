@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,8 @@ from stochbox.report import build_report
 from stochbox.runinfo import read_run_info
 from stochbox.runner import resume_run, start_run
 from stochbox.store import RunStore
-from stochbox.trace import read_trace
 
-from .executor_runs import MODELS, run_config, stored_records
+from .executor_runs import MODELS, assert_matches_local_run, run_config, stored_records
 from .openai_stub import StubServer
 from .test_kill_resume import _episodes, _finish, _report, _stochbox, _stored
 
@@ -49,21 +47,7 @@ def _alive(pid: int) -> bool:
 def test_processes_match_the_local_executor(stub_module, two_pack, sandbox, sandbox_backend, local_run, tmp_path):
     out = tmp_path / "run"
     outcome = start_run(run_config(stub_module, two_pack, executor="processes", workers=2, sandbox=sandbox_backend), out, sandbox=sandbox)
-    assert outcome.status == "complete" and outcome.done == outcome.total == 2 * 2 * 2 * 6
-    assert stored_records(out) == stored_records(local_run)
-    assert build_report(out).to_json() == build_report(local_run).to_json()
-
-    steps = defaultdict(list)
-    executed = 0
-    for event in read_trace(out):
-        if event.episode_id is not None:
-            steps[event.episode_id].append((event.step, event.ts))
-        executed += event.event == "sandbox_exec"
-    assert len(steps) == outcome.total
-    for events in steps.values():
-        assert [s for s, _ in events] == list(range(len(events)))  # written in order, numbered 0, 1, 2, ...
-        assert [ts for _, ts in events] == sorted(ts for _, ts in events)  # the times they happened, in order
-    assert executed > 0  # tool-mode code ran in the workers' sandbox pools
+    assert_matches_local_run(out, local_run, outcome)
 
 
 def test_a_dead_worker_stops_the_run_and_resume_completes_it(stub_module, two_pack, sandbox, sandbox_backend, local_run, tmp_path):

@@ -13,16 +13,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from stochbox.report import build_report
 from stochbox.runner import start_run
-from stochbox.trace import read_trace
 
-from .executor_runs import MODELS, run_config, stored_records
+from .executor_runs import MODELS, assert_matches_local_run, run_config, stored_records
 
 ray = pytest.importorskip("ray")
 
@@ -31,22 +29,8 @@ def test_ray_executor_matches_the_local_executor(stub_module, two_pack, sandbox,
     assert not ray.is_initialized()
     out = tmp_path / "run"
     outcome = start_run(run_config(stub_module, two_pack, executor="ray", sandbox=sandbox_backend), out, sandbox=sandbox)
-    assert outcome.status == "complete" and outcome.done == outcome.total == 2 * 2 * 2 * 6
     assert not ray.is_initialized()  # the executor shut down the cluster it started
-
-    assert stored_records(out) == stored_records(local_run)
-    assert build_report(out).to_json() == build_report(local_run).to_json()
-
-    # every episode's events reached the driver's trace, steps numbered 0, 1, 2, ... in order
-    steps = defaultdict(list)
-    executed = 0
-    for event in read_trace(out):
-        if event.episode_id is not None:
-            steps[event.episode_id].append(event.step)
-        executed += event.event == "sandbox_exec"
-    assert len(steps) == outcome.total
-    assert all(s == list(range(len(s))) for s in steps.values())
-    assert executed > 0  # tool-mode code ran in the node's sandbox pool
+    assert_matches_local_run(out, local_run, outcome)
 
 
 def _free_port() -> int:
