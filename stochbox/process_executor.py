@@ -105,7 +105,12 @@ async def _serve(conn: Connection, run_dir: str, info: Any, references: dict[str
             reply = ("config_error", episode_id, str(exc), getattr(exc, "hint", None))
         except Exception:
             reply = ("crash", episode_id, traceback.format_exc())
-        conn.send(reply)
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the runner is gone; the loop ends on EOF
+        except Exception:  # a result that cannot be pickled: the runner must still hear about this episode
+            conn.send(("crash", episode_id, traceback.format_exc()))
 
     tasks: set[asyncio.Task[None]] = set()
     loop.add_reader(conn.fileno(), readable)
