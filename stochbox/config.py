@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from stochbox.agents.base import AgentLimits, AgentOptions
 from stochbox.errors import ConfigError
+from stochbox.executors import EXECUTOR_OPTIONS, executor_needed
 from stochbox.results import Mode, Protocol
 
 #: Fields that may change on ``--resume`` without changing any result.
@@ -108,19 +109,12 @@ class RunConfig(BaseModel):
             raise ValueError("model strings must not be empty")
         return models
 
-    @field_validator("ray_address")
+    @field_validator(*EXECUTOR_OPTIONS)
     @classmethod
-    def _ray_address_needs_ray(cls, address: str | None, info: ValidationInfo) -> str | None:
-        if address is not None and info.data.get("executor") != "ray":
-            raise ValueError("needs --executor ray")
-        return address
-
-    @field_validator("workers")
-    @classmethod
-    def _workers_need_processes(cls, workers: int | None, info: ValidationInfo) -> int | None:
-        if workers is not None and info.data.get("executor") != "processes":
-            raise ValueError("needs --executor processes")
-        return workers
+    def _option_of_the_executor(cls, value: Any, info: ValidationInfo) -> Any:
+        if owner := executor_needed(info.field_name, value, info.data.get("executor", "local")):
+            raise ValueError(f"needs --executor {owner}")
+        return value
 
     @field_validator("modes")
     @classmethod

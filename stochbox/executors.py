@@ -37,6 +37,15 @@ if TYPE_CHECKING:
 
 EXECUTORS = ("local", "processes", "ray")
 
+#: Options that only one executor takes: run-config field -> (command-line option, that executor).
+EXECUTOR_OPTIONS = {"ray_address": ("--ray-address", "ray"), "workers": ("--workers", "processes")}
+
+
+def executor_needed(field: str, value: object, executor: str) -> str | None:
+    """The executor ``field`` set to ``value`` needs, when it is not ``executor`` (None when they go together)."""
+    owner = EXECUTOR_OPTIONS[field][1]
+    return owner if value is not None and executor != owner else None
+
 
 class Executor(ABC):
     name: str
@@ -66,10 +75,9 @@ class LocalExecutor(Executor):
 def make_executor(name: str = "local", *, ray_address: str | None = None, workers: int | None = None) -> Executor:
     """The executor for ``--executor NAME``; ConfigError for an unknown name or a misplaced option,
     MissingExtraError without ray."""
-    if ray_address and name != "ray":
-        raise ConfigError("--ray-address needs --executor ray")
-    if workers is not None and name != "processes":
-        raise ConfigError("--workers needs --executor processes")
+    for field, value in (("ray_address", ray_address), ("workers", workers)):
+        if owner := executor_needed(field, value, name):
+            raise ConfigError(f"{EXECUTOR_OPTIONS[field][0]} needs --executor {owner}")
     if name == "local":
         return LocalExecutor()
     if name == "processes":
