@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
+from run_probe import stored_count
+
 from stochbox.runner import resume_run
 from stochbox.store import RunStore
 from stochbox.trace import read_trace
-
-
-def _stored(run_dir) -> int:
-    try:
-        db = sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True)
-        try:
-            return db.execute("SELECT COUNT(*) FROM episodes").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
 
 
 def test_sigint_keeps_finished_episodes_and_resume_completes(tiny_pack, sandbox_backend, sandbox, tmp_path, shared_cache):
@@ -36,7 +26,7 @@ def test_sigint_keeps_finished_episodes_and_resume_completes(tiny_pack, sandbox_
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
-    while _stored(run_dir) < 20 and proc.poll() is None and time.monotonic() < deadline:
+    while stored_count(run_dir) < 20 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

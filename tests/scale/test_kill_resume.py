@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from run_probe import stored_count
 
 from stochbox.store import RunStore
 
@@ -45,17 +46,6 @@ def _run_args(stub: StubServer, pack: Path, out: Path, backend: str = BACKEND) -
         "run", *models, "--base-url", stub.url, "--pack", str(pack), "--n", str(N), "--reference-n", "300",
         "--seed", "21", "--concurrency", "2", "--sandbox", backend, "--out", str(out), "-q",
     ]
-
-
-def _stored(run_dir: Path) -> int:
-    try:
-        db = sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True, timeout=0.2)
-        try:
-            return db.execute("SELECT COUNT(*) FROM episodes").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
 
 
 def _finish(proc: subprocess.Popen[str], timeout: float = 180) -> str:
@@ -105,13 +95,13 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(kill_seed, slow_stub, u
     out = tmp_path / "run"
     proc = _stochbox(*_run_args(slow_stub, unit_pack, out), env=env)
     deadline = time.monotonic() + 120
-    while _stored(out) < kill_after and proc.poll() is None and time.monotonic() < deadline:
+    while stored_count(out) < kill_after and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(extra_s)
     assert proc.poll() is None, "the run ended before the kill point"
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
-    before = _stored(out)
+    before = stored_count(out)
     assert before < TOTAL
     print(f"kill point {kill_seed}: after {kill_after} stored + {extra_s:.3f}s -> {before} stored at the kill")
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from run_probe import stored_count
 
 from stochbox.config import RunConfig, validate_config
 from stochbox.errors import ConfigError, StochboxError
@@ -20,7 +21,7 @@ from stochbox.store import RunStore
 
 from .executor_runs import MODELS, assert_matches_local_run, run_config, stored_records
 from .openai_stub import StubServer
-from .test_kill_resume import _episodes, _finish, _report, _stochbox, _stored
+from .test_kill_resume import _episodes, _finish, _report, _stochbox
 
 def _children(pid: int) -> list[int]:
     """Live processes whose parent is ``pid`` (from /proc)."""
@@ -90,7 +91,7 @@ def test_kill_9_of_the_runner_takes_its_workers_along(unit_pack, tmp_path, share
         _finish(_stochbox(*_run_args(stub, unit_pack, reference), env=env))
         proc = _stochbox(*_run_args(stub, unit_pack, out), "--executor", "processes", "--workers", "2", env=env)
         deadline = time.monotonic() + 120
-        while _stored(out) < 10 and proc.poll() is None and time.monotonic() < deadline:
+        while stored_count(out) < 10 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         assert proc.poll() is None, "the run ended before the kill point"
         workers = _children(proc.pid)
@@ -101,7 +102,7 @@ def test_kill_9_of_the_runner_takes_its_workers_along(unit_pack, tmp_path, share
         while any(_alive(p) for p in workers) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not any(_alive(p) for p in workers), "worker processes outlived their runner"
-        assert _stored(out) < 2 * 30
+        assert stored_count(out) < 2 * 30
         _finish(_stochbox("run", "--resume", str(out), "-q", env=env))
         assert _episodes(out) == _episodes(reference)
         assert _report(out, env) == _report(reference, env)

@@ -53,23 +53,13 @@ def _tool_run(stub, pack, sandbox, tmp_path, n=3):
     return records, execs
 
 
-def test_sandbox_server_crash_mid_execution_is_survived(stub, unit_pack, tmp_path):
-    # Code inside cannot kill its own server (the jail forbids it), so the host SIGKILLs the server process.
-    try:
-        sb = open_sandbox("local", pool_size=1)
-    except SandboxUnavailableError:
-        sb = open_sandbox("unsafe-subprocess", pool_size=1)
+def _assert_survives_a_kill(stub, pack, sb, tmp_path, kill) -> None:
+    """Run 3 tool-mode episodes whose first execution is slow, ``kill()`` the sandbox's server(s) while it
+    runs, and check the crash is recorded once and a fresh server serves the rest. Closes ``sb``."""
     try:
         stub.inject({"code": SLOW})
-
-        def kill() -> list[str]:
-            pids = [str(s._channel.proc.pid) for s in sb.pool.servers if s._channel is not None]
-            for pid in pids:
-                os.kill(int(pid), signal.SIGKILL)
-            return pids
-
         thread, killed = _kill_when_served(stub, kill)
-        records, execs = _tool_run(stub, unit_pack, sb, tmp_path)
+        records, execs = _tool_run(stub, pack, sb, tmp_path)
         thread.join(5)
     finally:
         sb.close()
@@ -79,6 +69,22 @@ def test_sandbox_server_crash_mid_execution_is_survived(stub, unit_pack, tmp_pat
     assert len(records) == 3 and all(r.status.value == "ok" for r in records)  # the model submitted after the error
     later = execs[execs.index(crashed[0]) + 1 :]
     assert later and all(e["sandbox_error"] is None and e["stdout"].strip() for e in later)  # a fresh server
+
+
+def test_sandbox_server_crash_mid_execution_is_survived(stub, unit_pack, tmp_path):
+    # Code inside cannot kill its own server (the jail forbids it), so the host SIGKILLs the server process.
+    try:
+        sb = open_sandbox("local", pool_size=1)
+    except SandboxUnavailableError:
+        sb = open_sandbox("unsafe-subprocess", pool_size=1)
+
+    def kill() -> list[str]:
+        pids = [str(s._channel.proc.pid) for s in sb.pool.servers if s._channel is not None]
+        for pid in pids:
+            os.kill(int(pid), signal.SIGKILL)
+        return pids
+
+    _assert_survives_a_kill(stub, unit_pack, sb, tmp_path, kill)
 
 
 @pytest.mark.docker
@@ -86,23 +92,11 @@ def test_killed_container_mid_execution_is_survived(stub, unit_pack, tmp_path):
     from .docker_util import docker_sandbox_or_skip
 
     sb = docker_sandbox_or_skip()
-    try:
-        stub.inject({"code": SLOW})
 
-        def kill() -> list[str]:
-            containers = sb.client.containers.list(filters={"label": f"stochbox.run={sb.run_id}"})
-            for c in containers:
-                c.kill()
-            return [c.id for c in containers]
+    def kill() -> list[str]:
+        containers = sb.client.containers.list(filters={"label": f"stochbox.run={sb.run_id}"})
+        for c in containers:
+            c.kill()
+        return [c.id for c in containers]
 
-        thread, killed = _kill_when_served(stub, kill)
-        records, execs = _tool_run(stub, unit_pack, sb, tmp_path)
-        thread.join(5)
-    finally:
-        sb.close()
-    assert killed
-    crashed = [e for e in execs if e["sandbox_error"]]
-    assert len(crashed) == 1 and crashed[0]["killed_reason"] == "server_crash" and crashed[0]["duration_s"] < 6
-    assert len(records) == 3 and all(r.status.value == "ok" for r in records)  # the model submitted after the error
-    later = execs[execs.index(crashed[0]) + 1 :]
-    assert later and all(e["sandbox_error"] is None and e["stdout"].strip() for e in later)  # a fresh server
+    _assert_survives_a_kill(stub, unit_pack, sb, tmp_path, kill)
