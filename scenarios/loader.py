@@ -4,7 +4,7 @@ Contract: every function here either returns validated models or raises
 :class:`~stochbox.errors.ScenarioError` naming the file, the line (where the
 YAML gives one), the field and what is expected. Nothing else escapes for bad
 input. ``validate_path`` collects *all* errors of a folder instead of stopping
-at the first.
+at the first, and lists every problem of a file, one error each.
 """
 
 from __future__ import annotations
@@ -59,8 +59,7 @@ def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     return data, node
 
 
-def _validation_error(path: Path, node: yaml.Node | None, exc: ValidationError) -> ScenarioError:
-    err = exc.errors()[0]
+def _one_problem(path: Path, node: yaml.Node | None, err: Any) -> ScenarioError:
     loc = tuple(err.get("loc", ()))
     field = ".".join(str(p) for p in loc) or None
     msg = err.get("msg", "invalid value")
@@ -68,10 +67,27 @@ def _validation_error(path: Path, node: yaml.Node | None, exc: ValidationError) 
         msg = "is required but missing"
     elif err.get("type") == "extra_forbidden":
         msg = "is not a known field (check the spelling)"
-    more = len(exc.errors()) - 1
-    if more:
-        msg += f" (and {more} more problem{'s' if more > 1 else ''} in this file)"
     return ScenarioError(msg, file=str(path), line=_line_of(node, loc), field=field)
+
+
+def _validation_error(path: Path, node: yaml.Node | None, exc: ValidationError) -> ScenarioError:
+    """The first problem, saying how many more there are; ``.problems`` holds all of them, one error each."""
+    problems = [_one_problem(path, node, err) for err in exc.errors()]
+    first = problems[0]
+    more = len(problems) - 1
+    if more:
+        first = ScenarioError(
+            f"{first.message} (and {more} more problem{'s' if more > 1 else ''} in this file)",
+            file=first.file,
+            line=first.line,
+            field=first.field,
+        )
+    first.problems = problems  # type: ignore[attr-defined]
+    return first
+
+
+def _all_problems(err: ScenarioError) -> list[ScenarioError]:
+    return list(getattr(err, "problems", None) or [err])
 
 
 def load_manifest(folder: Path) -> PackManifest:
@@ -153,7 +169,7 @@ def validate_path(path: Path | str) -> list[ScenarioError]:
         try:
             load_scenario(path)
         except ScenarioError as exc:
-            errors.append(exc)
+            errors.extend(_all_problems(exc))
         return errors
     if not path.is_dir():
         return [ScenarioError("no such file or folder", file=str(path))]
@@ -161,13 +177,13 @@ def validate_path(path: Path | str) -> list[ScenarioError]:
     try:
         name = load_manifest(path).name
     except ScenarioError as exc:
-        errors.append(exc)
+        errors.extend(_all_problems(exc))
     seen: dict[str, Path] = {}
     for f in scenario_files(path):
         try:
             sc = load_scenario(f, pack=name)
         except ScenarioError as exc:
-            errors.append(exc)
+            errors.extend(_all_problems(exc))
             continue
         if sc.id in seen:
             errors.append(ScenarioError(f"duplicate id '{sc.id}' (also in {seen[sc.id].name})", file=str(f), field="id"))

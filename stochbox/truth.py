@@ -63,8 +63,13 @@ for _i in range(N):
         continue
     _lines = [l for l in _buf.getvalue().splitlines() if l.strip()]
     if not _lines:
-        raise RuntimeError(f"run {_i} printed nothing")
-    _outs.append(_json.loads(_lines[-1]))
+        raise SystemExit(f"stochbox-contract: run {_i} printed nothing")
+    try:
+        _outs.append(_json.loads(_lines[-1]))
+    except ValueError:
+        _shown = _lines[-1].strip()
+        _shown = _shown if len(_shown) <= 80 else _shown[:77] + "..."
+        raise SystemExit(f"stochbox-contract: run {_i}: last stdout line {_shown!r} is not JSON")
 print(_json.dumps({"outputs": _outs, "errors": _errors, "first_error": _first_error} if _TOLERANT else _outs))
 '''
 
@@ -101,8 +106,20 @@ def program_for(scenario: Scenario, n: int) -> tuple[str, dict[str, Any]]:
     return repeat_program(gt.code, n)
 
 
+#: A harness line on stderr that states a broken output contract in words (see _REPEAT_BODY).
+CONTRACT_MARK = "stochbox-contract: "
+
+
+def _shown_line(line: str) -> str:
+    line = line.strip()
+    return repr(line if len(line) <= 80 else line[:77] + "...")
+
+
 def _fail(scenario: Scenario, what: str, res: ExecResult | None = None) -> TruthError:
     detail = ""
+    stated = [l for l in (res.stderr or "").splitlines() if l.startswith(CONTRACT_MARK)] if res is not None else []
+    if stated and not res.timed_out:  # the harness said what broke: that line alone, not a traceback fragment
+        what, res = stated[-1][len(CONTRACT_MARK) :].strip(), None
     if res is not None:
         tail = (res.stderr or "").strip().splitlines()[-3:]
         if res.sandbox_error:
@@ -125,7 +142,7 @@ def parse_samples(scenario: Scenario, res: ExecResult, n: int) -> list[Any]:
     try:
         values = json.loads(lines[-1])
     except json.JSONDecodeError:
-        raise _fail(scenario, f"last line is not JSON: {lines[-1][:80]!r}", res) from None
+        raise _fail(scenario, f"last stdout line {_shown_line(lines[-1])} is not JSON") from None
     if not isinstance(values, list) or len(values) != n:
         got = len(values) if isinstance(values, list) else type(values).__name__
         raise _fail(scenario, f"must print a JSON list of N={n} samples, got {got}", res)
