@@ -46,6 +46,18 @@ def unwrap_numpy_scalars(text: str) -> str:
     return text
 
 
+def _quoted_json(text: str) -> Any:
+    """A Python list repr read as JSON, where that is exact; ``ValueError`` otherwise.
+
+    ``ast.literal_eval`` takes ~0.5 s for 10,000 short lists; this takes ~10 ms.
+    Exact only without ``"`` and ``\\`` in the text: then every string is
+    ``'...'`` with no quote inside, and ``True``/``None``/``nan`` still fail JSON.
+    """
+    if '"' in text or "\\" in text:
+        raise ValueError("needs the Python parser")
+    return json.loads(re.sub(r"'([^']*)'", r'"\1"', text))
+
+
 def _list_spans(text: str) -> list[tuple[int, int]]:
     spans, stack, quote, escaped = [], [], None, False
     for i, ch in enumerate(text):
@@ -79,9 +91,9 @@ def extract_printed_list(stdout: str) -> list[Any]:
     if not lines:
         raise ValueError("printed nothing")
     last = lines[-1].strip()
-    for parse in (json.loads, ast.literal_eval):
+    for parse in (json.loads, _quoted_json, ast.literal_eval):
         try:
-            value = parse(unwrap_numpy_scalars(last) if parse is ast.literal_eval else last)
+            value = parse(last if parse is json.loads else unwrap_numpy_scalars(last))
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             continue
         if isinstance(value, list):
@@ -94,7 +106,7 @@ def extract_printed_list(stdout: str) -> list[Any]:
         if isinstance(value, list):
             return value
     shown = last if len(last) <= 60 else last[:57] + "..."
-    raise ValueError(f"printed no list (last stdout line {shown!r})")
+    raise ValueError(f"printed no list Python can read (last stdout line {shown!r})")
 
 
 def _label_text(v: Any) -> str:
@@ -154,7 +166,7 @@ def _sb_run(program, n, k, encoding):
     print(_sb_json.dumps(samples[:n]))
 '''
 
-_HELPERS = (unwrap_numpy_scalars, _list_spans, extract_printed_list, _label_text, normalise_key, to_samples)
+_HELPERS = (unwrap_numpy_scalars, _quoted_json, _list_spans, extract_printed_list, _label_text, normalise_key, to_samples)
 
 
 def _embedded_source() -> str:

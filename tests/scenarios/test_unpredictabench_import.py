@@ -25,7 +25,7 @@ from machine_features import require_or_skip
 FIXTURE = Path(__file__).parents[1] / "scenario_files" / "unpredictabench"
 LEFT_OUT = {
     "fails-04": "failed (exit 1): RuntimeError: this program is broken on purpose",
-    "garbage-05": "printed no list (last stdout line 'hello world')",
+    "garbage-05": "printed no list Python can read (last stdout line 'hello world')",
     "rw-unmapped-16": "real-world program without an entry in realworld_mapping.json",
 }
 
@@ -194,8 +194,13 @@ def test_the_printed_list_is_read_as_the_paper_reads_it() -> None:
     assert extract_printed_list("progress 50%\n[0.5, 'a']\ndone\n") == [0.5, "a"]  # last list, text after it
     assert extract_printed_list("[np.float64(1.5), np.int64(2)]") == [1.5, 2]
     assert extract_printed_list("[[1, 2], [3, 4]]") == [[1, 2], [3, 4]]
+    # Python string reprs, read fast where JSON is exact and by Python's parser where it is not
+    assert extract_printed_list("[['b', 'a'], ['a', 'b']]") == [["b", "a"], ["a", "b"]]
+    assert extract_printed_list("[\"it's\", 'a, b']") == ["it's", "a, b"]
+    assert extract_printed_list("['x\\'y', \"q\"]") == ["x'y", "q"]
+    assert extract_printed_list("[True, None, 'None']") == [True, None, "None"]
     assert extract_printed_list("x = [1,\n 2]\nbye") == [1, 2]  # a list printed over lines
-    with pytest.raises(ValueError, match="printed no list \\(last stdout line 'hello world'\\)"):
+    with pytest.raises(ValueError, match="printed no list Python can read \\(last stdout line 'hello world'\\)"):
         extract_printed_list("hello world\n")
     with pytest.raises(ValueError, match="printed nothing"):
         extract_printed_list("\n\n")
