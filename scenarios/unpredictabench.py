@@ -134,6 +134,8 @@ class UBImportResult(BaseModel):
     questions: str | None = None
     stand_in_prompts: int = 0
     probe_seconds: float = 0.0
+    #: Sum of the probe executions' own durations (``probe_seconds`` x jobs when the pool is kept busy).
+    probe_exec_seconds: float = 0.0
     by_group: dict[str, dict[str, int]] = Field(default_factory=dict)
 
     @property
@@ -576,6 +578,7 @@ def import_unpredictabench(
 
     scenarios: list[Scenario] = []
     seen: dict[str, str] = {}
+    unpaired: list[str] = []
     for folder, uid, _ in runnable:
         group = task_group(folder)
         question = rows.get(uid)
@@ -599,10 +602,13 @@ def import_unpredictabench(
             if q_task and task_group(str(q_task)) != group:
                 warnings.append(ImportNote(uid=uid, message=f"question says task '{q_task}', program is in {folder}/"))
         elif rows:
-            warnings.append(ImportNote(uid=uid, message="no question with this uid: imported with a stand-in prompt"))
+            unpaired.append(uid)
         for note in decision["notes"]:
             warnings.append(ImportNote(uid=uid, message=note))
         scenarios.append(sc)
+    if unpaired:
+        shown = ", ".join(unpaired[:3]) + (", ..." if len(unpaired) > 3 else "")
+        warnings.append(ImportNote(uid="*", message=f"{len(unpaired)} program(s) have no question with their uid ({shown}): imported with a stand-in prompt"))
     if rows:
         missing = sorted(set(rows) - {u for _, u, _ in programs})
         if missing:
@@ -627,6 +633,7 @@ def import_unpredictabench(
         questions=None if questions is None else str(questions),
         stand_in_prompts=stand_in,
         probe_seconds=round(probe_s, 2),
+        probe_exec_seconds=round(sum(r.duration_s for r in results.values()), 2),
         by_group=by_group,
     )
     if not scenarios:

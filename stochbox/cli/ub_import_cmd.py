@@ -51,7 +51,7 @@ def import_unpredictabench_cmd(
     if result.imported:
         typer.echo(
             f"imported {len(result.imported)} of {total} program(s) into {out} (pack '{result.pack}'); "
-            f"probe runs took {result.probe_seconds:.1f} s with {jobs} at a time",
+            f"probe runs took {result.probe_seconds:.1f} s with {jobs} at a time ({result.probe_exec_seconds:.1f} s of execution)",
             err=as_json,
         )
     else:
