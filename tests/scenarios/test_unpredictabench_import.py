@@ -189,6 +189,18 @@ def test_a_folder_without_the_papers_layout_is_one_error_line(tmp_path: Path, ca
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "ground_truth_codes" in err
 
 
+def test_the_layout_is_found_from_the_code_folder_or_ground_truth_codes_itself() -> None:
+    from stochbox.scenarios.unpredictabench import find_layout, read_mapping, task_group
+
+    for given in (FIXTURE, FIXTURE / "ground_truth_codes"):
+        codes, mapping = find_layout(given)
+        assert codes == FIXTURE / "ground_truth_codes" and mapping == FIXTURE / "realworld_mapping.json"
+    assert read_mapping(mapping)["rw-select-14"]["how"] == "selection_separated_by_new_line"  # the paper's "uids:" key
+    assert task_group("code_explicit_spread_out_gpt-5.4") == "code_explicit_spread_out"
+    assert task_group("textual_multimodal_explicit_concentrated_claude-x") == "textual_multimodal_explicit_concentrated"
+    assert task_group("shuffling_human") == "shuffling_human"
+
+
 def test_the_printed_list_is_read_as_the_paper_reads_it() -> None:
     assert extract_printed_list("[1, 2]\n") == [1, 2]
     assert extract_printed_list("progress 50%\n[0.5, 'a']\ndone\n") == [0.5, "a"]  # last list, text after it
