@@ -9,7 +9,7 @@
   ``ks_2samp(method="exact")`` otherwise, pass when p > 1e-4.
 * ``unpredictabench-mc``: the same with the paper's 10^6-draw Monte Carlo.
 * ``unpredictabench-v1``: the paper's earlier rule: scipy's continuous
-  two-sample KS on every support, on the valid values among the first N.
+  two-sample KS on every support, on the first N valid values.
 
 The three paper rules live in :mod:`.unpredictabench`. They are known to be
 lenient (alpha = 1e-4; v1 far more so); reports state the preset beside

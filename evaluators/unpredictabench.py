@@ -8,7 +8,7 @@ numbers each reproduces):
   ``get_results_acc_realworld.ipynb``, ``get_results_acc_shuffling.ipynb``):
 
   - the first N *valid* values of the run (not the first N slots), see
-    :func:`slots_at_n`;
+    :func:`slots_at_n` (v1 does the same);
   - answers on a finite support -- discrete targets (the paper's
     ``Discrete_distributions``), labels outside the paper's code tasks
     (its realworld notebook) and orderings (its shuffling notebook) -- get
@@ -26,10 +26,11 @@ numbers each reproduces):
   20240521; stochbox seeds each test from its inputs, so individual draws
   differ).
 
-* ``unpredictabench-v1`` -- the paper's earlier rule: scipy's continuous
-  ``ks_2samp(method="auto")`` on the codes of the valid values among the
-  first N slots for every support, orderings encoded by their full Lehmer
-  rank (test ``ks_2samp_codes``).
+* ``unpredictabench-v1`` -- the paper's earlier rule (revision
+  :data:`V1_REVISION` of ``get_results_acc.ipynb``): scipy's continuous
+  ``ks_2samp(method="auto")`` on the codes of the first N valid values for
+  every support, orderings encoded by their full Lehmer rank (stochbox's
+  earlier encoding; test ``ks_2samp_codes``).
 
 Encodings (the notebooks'): numbers as themselves; labels as their index in
 the scenario's declared ``labels`` (an importer orders them as the paper's
@@ -51,15 +52,14 @@ from scipy import stats
 from stochbox.evaluators import ks
 from stochbox.evaluators.models import Preset
 from stochbox.evaluators.outcome import TestOutcome
-from stochbox.evaluators.presets import PAPER_PRESETS, UNPREDICTABENCH, UNPREDICTABENCH_MC, UNPREDICTABENCH_V1
+from stochbox.evaluators.presets import PAPER_PRESETS, UNPREDICTABENCH_MC, UNPREDICTABENCH_V1
 from stochbox.evaluators.smirnov import ks_exact
 from stochbox.scenarios.models import AnswerFormat, AnswerType, Scenario, Support
 from stochbox.scenarios.samples import coerce_sample
 
 PAPER_REVISION = "e0f7108"
+V1_REVISION = "ce3abda"
 PAPER_DRAWS = 10**6
-#: Presets of the current rule (first N valid values, per-support routing).
-CURRENT_RULE = (UNPREDICTABENCH, UNPREDICTABENCH_MC)
 #: Tag prefix of the paper's code tasks, where labels (its Non_numeric targets) are not count-routed.
 CODE_TASK_TAG = "group:code_"
 
@@ -81,10 +81,10 @@ def _is_valid(sample: Any, fmt: AnswerFormat) -> bool:
 def slots_at_n(samples: Sequence[Any | None], n: int, scenario: Scenario, preset: Preset) -> list[Any | None]:
     """The N sample slots a preset scores, from a scenario's full episode-ordered samples.
 
-    The current paper rule scores the first N *valid* values (padded with
-    ``None`` when the run has fewer); every other preset the first N slots.
+    The paper's rules score the first N *valid* values (padded with ``None``
+    when the run has fewer); the ``stochbox`` preset the first N slots.
     """
-    if preset.name not in CURRENT_RULE:
+    if preset.name not in PAPER_PRESETS:
         return list(samples[:n])
     valid = []
     for s in samples:
@@ -150,7 +150,7 @@ def paper_test(
     fmt = scenario.answer_format
     if preset.name == UNPREDICTABENCH_V1:
         res = stats.ks_2samp(codes(agent, fmt, version="v1"), codes(reference, fmt, version="v1"), method="auto")
-        return TestOutcome("ks_2samp_codes", float(res.statistic), float(res.pvalue), {"rule": UNPREDICTABENCH_V1})
+        return TestOutcome("ks_2samp_codes", float(res.statistic), float(res.pvalue), {"rule": f"UnpredictaBench {V1_REVISION}"})
     first = reference[0] if reference else None
     a = codes(agent, fmt, version="current", first_reference=first)
     r = codes(reference, fmt, version="current", first_reference=first)
