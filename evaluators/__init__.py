@@ -4,7 +4,8 @@ Public surface::
 
     from stochbox.evaluators import (
         evaluate_scenario, summarize, ksn_curve,       # per-scenario verdicts, KS@N (+ curves)
-        get_preset, Preset,                            # pass rules: "stochbox", "unpredictabench"
+        get_preset, Preset,                            # pass rules: "stochbox", "unpredictabench", ...
+        ks_exact, KSExactResult,                       # exact two-sample KS p-value given the pooled sample
         ScenarioTestResult, KSAtNSummary, TestOutcome, # result objects
         write_html_report,                             # one static HTML file for run folders
         load_run, compare_runs, calibrate, program_fidelity,
@@ -24,6 +25,7 @@ from stochbox.evaluators.dispatch import evaluate_scenario
 from stochbox.evaluators.models import KSAtNSummary, Preset, ScenarioTestResult
 from stochbox.evaluators.outcome import TestOutcome
 from stochbox.evaluators.presets import PRESET_NAMES, STOCHBOX, UNPREDICTABENCH, get_preset
+from stochbox.evaluators.smirnov import KSExactResult, ks_exact
 from stochbox.evaluators.summary import DEFAULT_CURVE_NS, ksn_curve, summarize
 
 _LAZY = {
@@ -46,6 +48,7 @@ def __getattr__(name: str):
 __all__ = [
     "DEFAULT_CURVE_NS",
     "KSAtNSummary",
+    "KSExactResult",
     "PRESET_NAMES",
     "Preset",
     "STOCHBOX",
@@ -56,6 +59,7 @@ __all__ = [
     "compare_runs",
     "evaluate_scenario",
     "get_preset",
+    "ks_exact",
     "ksn_curve",
     "load_run",
     "program_fidelity",

@@ -19,6 +19,7 @@ from typing import Any
 
 from stochbox.config import RunConfig
 from stochbox.evaluators.dispatch import evaluate_scenario
+from stochbox.evaluators.unpredictabench import slots_at_n
 from stochbox.evaluators.models import Preset, ScenarioTestResult
 from stochbox.reference import ReferenceCache
 from stochbox.report import layout_samples
@@ -67,7 +68,7 @@ class RunData:
             model, mode = arm
             self._cache[key] = [
                 evaluate_scenario(
-                    sc, self.samples[arm][sc.id][:n], self.references[sc.id], model=model, mode=mode, preset=preset
+                    sc, slots_at_n(self.samples[arm][sc.id], n, sc, preset), self.references[sc.id], model=model, mode=mode, preset=preset
                 )
                 for sc in self.scenarios
             ]

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stochbox.evaluators.dispatch import evaluate_scenario
+from stochbox.evaluators.unpredictabench import slots_at_n
 from stochbox.evaluators.intervals import wilson_interval
 from stochbox.evaluators.models import KSAtNSummary, Preset, ScenarioTestResult
 from stochbox.scenarios.models import Scenario
@@ -65,7 +66,8 @@ def ksn_curve(
     """One summary (and its per-scenario results) per N in ``ns`` that every scenario has samples for.
 
     ``samples[scenario_id]`` is that scenario's full episode-ordered list
-    (``None`` for missing); N uses its first N entries.
+    (``None`` for missing); N uses its first N entries (its first N valid
+    ones under the paper's current rule, see :func:`.unpredictabench.slots_at_n`).
     """
     available = min((len(samples.get(s.id, ())) for s in scenarios), default=0)
     out = []
@@ -74,8 +76,8 @@ def ksn_curve(
             continue
         results, valid = [], 0
         for sc in scenarios:
-            prefix = list(samples[sc.id][:n])
-            valid += sum(x is not None for x in prefix)
+            valid += sum(x is not None for x in samples[sc.id][:n])
+            prefix = slots_at_n(samples[sc.id], n, sc, preset)
             results.append(evaluate_scenario(sc, prefix, list(references[sc.id]), model=model, mode=mode, preset=preset))
         out.append((summarize(results, parse_rate=valid / (n * len(scenarios))), results))
     return out

@@ -75,7 +75,7 @@ class RunConfig(BaseModel):
     seed: int = Field(default=0, ge=0, lt=2**63)
     reference_n: int = Field(default=10_000, ge=1, le=10_000_000)
     alpha: float | None = Field(default=None, gt=0, lt=1)  # None: the preset's default
-    preset: Literal["stochbox", "unpredictabench"] = "stochbox"
+    preset: Literal["stochbox", "unpredictabench", "unpredictabench-mc", "unpredictabench-v1"] = "stochbox"
     # agent options
     tool_protocol: Literal["auto", "functions", "code"] = "auto"
     base_url: str | None = None

@@ -1,4 +1,4 @@
-"""The rule for tests that need a machine feature (Docker engine, bubblewrap jail, the llama extra, Chromium).
+"""The rule for tests that need a machine feature (Docker engine, bubblewrap jail, the llama extra, Chromium, R).
 
 A missing feature skips the test -- unless the matching ``STOCHBOX_REQUIRE_*=1``
 variable is set (as ``.ci/run`` does), in which case its absence is a failure,

@@ -12,7 +12,7 @@ def report_command(
     run_dir: Path = typer.Argument(..., help="A run folder made by 'stochbox run'."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (stable field names, deterministic)."),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="Significance level (default: the run's, else the preset's)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="stochbox | unpredictabench (default: the run's)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="stochbox | unpredictabench | unpredictabench-mc | unpredictabench-v1 (default: the run's)."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a static HTML report to this file."),
     sandbox: Optional[str] = typer.Option(None, "--sandbox", help="Backend to regenerate a reference missing from the truth cache."),
 ) -> None:

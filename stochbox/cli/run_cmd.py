@@ -44,7 +44,7 @@ def run_command(
     concurrency: Optional[int] = typer.Option(None, "--concurrency", "-c", help="Episodes in flight at once (default 8)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="Ground-truth programs run at once (default 2)."),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="Significance level of the pass rule (default: the preset's)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="stochbox (default) | unpredictabench."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="stochbox (default) | unpredictabench | unpredictabench-mc | unpredictabench-v1."),
     tool_protocol: Optional[str] = typer.Option(None, "--tool-protocol", help="auto | functions | code."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
     api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="Name of the environment variable holding the API key."),
