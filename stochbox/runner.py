@@ -180,6 +180,7 @@ class _Run:
         self.progress = progress
         self.plan: RunPlan = plan_episodes(self.config, info.scenarios)
         self.limits = self.config.agent_options().limits  # the same for every episode of the run
+        self.conditions = {c.name: c for c in self.config.effective_conditions()}  # stochbox.conditions
         self.executor = executor or make_executor(self.config.executor, ray_address=self.config.ray_address, workers=self.config.workers)
 
     async def execute(self, *, resumed: bool) -> RunOutcome:
@@ -274,7 +275,8 @@ class _Run:
     async def _run_episode(self, spec: EpisodeSpec, trace: "_GuardedTrace") -> EpisodeRecord:
         agent = self.agents[spec.model]
         emit = partial(trace.emit, episode_id=spec.episode_id)
-        emit("episode_start", scenario=spec.scenario.id, mode=spec.mode.value, model=spec.model, index=spec.index, seed=spec.seed)
+        emit("episode_start", scenario=spec.scenario.id, mode=spec.mode.value, model=spec.model, index=spec.index, seed=spec.seed,
+             condition=spec.condition)
         limits = self.limits
         wants_sandbox = spec.mode is Mode.tool or getattr(agent, "needs_sandbox", False)
         ctx = EpisodeContext(
@@ -288,6 +290,7 @@ class _Run:
             sandbox=self.sandbox if wants_sandbox else None,
             limits=limits,
             reference=self.references[spec.scenario.id] if agent.needs_reference else None,
+            condition=self.conditions[spec.condition],
         )
         started_at, t0 = _utcnow(), time.perf_counter()
         try:
@@ -311,6 +314,7 @@ class _Run:
             pack=spec.scenario.pack,
             model=spec.model,
             mode=spec.mode,
+            condition=spec.condition,
             index=spec.index,
             seed=spec.seed,
             n_requested=spec.n_samples,
