@@ -158,7 +158,12 @@ def chat_backend(spec: str, options: AgentOptions) -> ModelBackend:
     if spec.startswith("openai:"):
         kw["http_async_client"] = _openai_async_client()
     try:
-        model = init_chat_model(spec, **kw)
+        if spec.startswith("openai:"):  # init_chat_model's class, keeping the reasoning text it would drop
+            from stochbox.agents.reasoning import chat_openai_keeping_reasoning
+
+            model = chat_openai_keeping_reasoning(model=spec.split(":", 1)[1], **kw)
+        else:
+            model = init_chat_model(spec, **kw)
     except ImportError as exc:
         provider = spec.split(":", 1)[0]
         raise ModelSpecError(

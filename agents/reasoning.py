@@ -43,3 +43,27 @@ def reasoning_text(msg: AIMessage) -> str | None:
                 if text:
                     parts.append(text)
     return "\n\n".join(parts) if parts else None
+
+
+def _reasoning_of(message: Any) -> str | None:
+    value = message.get("reasoning_content") or message.get("reasoning")
+    return value if isinstance(value, str) and value else None
+
+
+def chat_openai_keeping_reasoning(**kwargs: Any) -> Any:
+    """A langchain-openai ``ChatOpenAI`` that keeps ``message.reasoning_content`` (or ``reasoning``) in
+    ``additional_kwargs`` as the stochbox client does; langchain-openai drops it on purpose (its docs
+    leave it to provider subclasses)."""
+    from langchain_openai import ChatOpenAI
+
+    class ChatOpenAIKeepingReasoning(ChatOpenAI):
+        def _create_chat_result(self, response: Any, generation_info: dict | None = None) -> Any:
+            result = super()._create_chat_result(response, generation_info)
+            data = response if isinstance(response, dict) else response.model_dump()
+            for generation, choice in zip(result.generations, data.get("choices") or []):
+                text = _reasoning_of(choice.get("message") or {})
+                if text is not None:
+                    generation.message.additional_kwargs["reasoning_content"] = text
+            return result
+
+    return ChatOpenAIKeepingReasoning(**kwargs)
