@@ -202,6 +202,8 @@ async def _replay_episode(run: RunTrace, ep: EpisodeTrace, sandbox: Sandbox) -> 
         emit=lambda *a, **k: None,
         sandbox=sandbox if mode is Mode.tool else None,
         limits=limits,
+        # the episode's condition: its templates decide the retry and last-turn messages the graph adds
+        condition={c.name: c for c in run.info.config.effective_conditions()}.get(ep.condition),
     )
     outcome = await agent.arun_episode(ctx)
     samples = []
