@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from stochbox.errors import ScenarioError
-from stochbox.prompt_templates import PromptTemplates, load_prompt_templates
+from stochbox.prompt_templates import PromptTemplateError, PromptTemplates, load_prompt_templates
 from stochbox.scenarios.models import Pack, PackManifest, Scenario
 
 PACK_FILE = "pack.yaml"
@@ -178,12 +178,21 @@ def validate_path(path: Path | str) -> list[ScenarioError]:
     if not path.is_dir():
         return [ScenarioError("no such file or folder", file=str(path))]
     name = None
+    templates_file: Path | None = None
     try:
-        name = load_manifest(path).name
+        manifest = load_manifest(path)
+        name = manifest.name
+        if manifest.prompts is not None:
+            templates_file = (path / manifest.prompts).resolve()
+            _pack_templates(path, manifest)
     except ScenarioError as exc:
         errors.append(exc)
+    except PromptTemplateError as exc:
+        errors.append(ScenarioError(exc.message, file=str(templates_file), field="prompts"))
     seen: dict[str, Path] = {}
     for f in scenario_files(path):
+        if templates_file is not None and f.resolve() == templates_file:
+            continue  # the pack's prompt templates
         try:
             sc = load_scenario(f, pack=name)
         except ScenarioError as exc:
