@@ -57,13 +57,14 @@ def describe_answer(fmt: AnswerFormat, n: int) -> str:
 
 
 def templates_for(ctx: EpisodeContext) -> PromptTemplates:
-    """The templates of an episode: its condition's, else its scenario pack's, else the built-in defaults."""
+    """The templates of an episode: its condition's, else its scenario pack's, else the built-in defaults
+    (as the run recorded them in run.json)."""
     condition = ctx.condition
     if condition is not None and condition.prompts is not None:
         return condition.prompts
     if ctx.scenario.prompts is not None:
         return ctx.scenario.prompts
-    return default_templates()
+    return condition.fallback_prompts if condition is not None else default_templates()
 
 
 def native_system(scenario: Scenario, n: int, *, structured: bool, templates: PromptTemplates | None = None) -> str:

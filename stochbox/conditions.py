@@ -73,6 +73,12 @@ class ResolvedCondition(BaseModel):
     prompts: PromptTemplates | None = None
     structured_output: StructuredOutputChoice = "auto"
     model_options: dict[str, Any] = Field(default_factory=dict)
+    #: The built-in templates as recorded in run.json when the run was created (None: this version's).
+    default_prompts: PromptTemplates | None = None
+
+    @property
+    def fallback_prompts(self) -> PromptTemplates:
+        return self.default_prompts or default_templates()
 
     def describe(self, scenarios: list[Any] = ()) -> dict[str, Any]:
         """The condition as reports show it (deterministic: no paths, no times). ``prompts``: the label
@@ -81,8 +87,8 @@ class ResolvedCondition(BaseModel):
         if self.prompts is not None:
             used = [self.prompts.label()]
         else:
-            sets = {sc.prompts.label() if sc.prompts is not None else default_templates().label() for sc in scenarios}
-            used = sorted(sets) or [default_templates().label()]
+            fallback = self.fallback_prompts.label()
+            used = sorted({sc.prompts.label() if sc.prompts is not None else fallback for sc in scenarios}) or [fallback]
         return {
             "condition": self.name,
             "prompts": used,
@@ -121,6 +127,12 @@ def effective_conditions(
         )
         for c in conditions
     ]
+
+
+def run_conditions(info: Any) -> list[ResolvedCondition]:
+    """The conditions of a run (a :class:`~stochbox.runinfo.RunInfo`), with the built-in templates it recorded."""
+    recorded = getattr(info, "default_prompts", None)
+    return [c.model_copy(update={"default_prompts": recorded}) for c in info.config.effective_conditions()]
 
 
 def parse_model_option(text: str) -> tuple[str, Any]:

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.table import Table
 
+from stochbox.conditions import run_conditions
 from stochbox.console import table_console
 from stochbox.evaluators import DEFAULT_CURVE_NS, KSAtNSummary, ScenarioTestResult, get_preset, summarize
 from stochbox.results import EpisodeRecord
@@ -126,7 +127,7 @@ def build_report(
         for n in (n for n in DEFAULT_CURVE_NS if n <= config.n):
             point = summarize(run.evaluate(arm, rule, n), parse_rate=0.0)
             curves.append(CurvePoint(**point.model_dump(include=set(CurvePoint.model_fields))))
-    conditions = [c.describe(run.scenarios) for c in config.effective_conditions()]
+    conditions = [c.describe(run.scenarios) for c in run_conditions(run.info)]
     return Report(alpha=rule.alpha, preset=rule.name, summary=summary, results=results, curves=curves, conditions=conditions)
 
 

@@ -42,10 +42,12 @@ from typing import Any
 
 from stochbox.agents.base import Agent, EpisodeContext, EpisodeOutcome
 from stochbox.agents.resolve import resolve_agent
+from stochbox.conditions import run_conditions
 from stochbox.config import OPTION_NAMES, RUNTIME_FIELDS, RunConfig
 from stochbox.errors import ConfigError, RunStoreError, StochboxError
 from stochbox.executors import Executor, make_executor
 from stochbox.plan import EpisodeSpec, RunPlan, plan_episodes
+from stochbox.prompt_templates import default_templates
 from stochbox.reference import ReferenceCache, ReferenceRef
 from stochbox.results import EpisodeRecord, EpisodeStatus, Mode
 from stochbox.runinfo import RunInfo, new_run_id, package_versions, read_run_info, write_run_info
@@ -180,7 +182,7 @@ class _Run:
         self.progress = progress
         self.plan: RunPlan = plan_episodes(self.config, info.scenarios)
         self.limits = self.config.agent_options().limits  # the same for every episode of the run
-        self.conditions = {c.name: c for c in self.config.effective_conditions()}  # stochbox.conditions
+        self.conditions = {c.name: c for c in run_conditions(info)}  # stochbox.conditions
         self.executor = executor or make_executor(self.config.executor, ray_address=self.config.ray_address, workers=self.config.workers)
 
     async def execute(self, *, resumed: bool) -> RunOutcome:
@@ -439,6 +441,7 @@ def start_run(
             versions=package_versions(),
             scenarios=scenarios,
             references=refs,
+            default_prompts=default_templates(),
         )
         write_run_info(out_dir, info)
         if on_start is not None:

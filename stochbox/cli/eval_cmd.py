@@ -125,7 +125,9 @@ def compare_command(
         from stochbox.reference import atomic_write
 
         atomic_write(html_out.expanduser(), render_html_report(runs, rule, fidelity=fidelity_reports).encode())
-    conditions = [(str(r.run_dir), [c.describe(r.scenarios) for c in r.config.effective_conditions()]) for r in runs]
+    from stochbox.conditions import run_conditions
+
+    conditions = [(str(r.run_dir), [c.describe(r.scenarios) for c in run_conditions(r.info)]) for r in runs]
     if as_json:
         out = {
             "preset": rule.name,

@@ -249,3 +249,27 @@ def test_condition_files_and_model_option_values(tmp_path):
     inline = tmp_path / "inline.yaml"
     inline.write_text("prompts: {user: 'Now: {prompt}'}\n")
     assert load_condition("i", inline).prompts.user == "Now: {prompt}"
+
+
+def test_resume_uses_the_builtin_templates_recorded_in_run_json(capsys, setup, sandbox_backend):
+    import sqlite3
+
+    pack, script, tmp = setup
+    out = tmp / "resumable"
+    code, _, err = _cli(
+        capsys, "run", "--model", f"scripted:{script}", "--pack", str(pack), "--scenario", "u0", "--mode", "tool",
+        "--n", "2", "--reference-n", "200", "--out", str(out), "--sandbox", sandbox_backend, "-q",
+    )
+    assert code == 0, err
+    info = json.loads((out / "run.json").read_text())
+    assert info["default_prompts"]["user"] == default_templates().user and info["config"]["prompts"] is None
+    # as if a later stochbox had other defaults: the run keeps the words it started with
+    info["default_prompts"]["user"] = "Recorded: {prompt}"
+    (out / "run.json").write_text(json.dumps(info))
+    with sqlite3.connect(out / "run.sqlite") as db:
+        db.execute("DELETE FROM episodes WHERE idx = 1")
+    code, _, err = _cli(capsys, "run", "--resume", str(out), "-q")
+    assert code == 0, err
+    users = [e.payload["messages"][1]["data"]["content"] for e in read_trace(out) if e.event == "model_request"
+             and e.episode_id.endswith("/1")]
+    assert users and users[-1].startswith("Recorded: Draw one number")
