@@ -273,3 +273,23 @@ def test_resume_uses_the_builtin_templates_recorded_in_run_json(capsys, setup, s
     users = [e.payload["messages"][1]["data"]["content"] for e in read_trace(out) if e.event == "model_request"
              and e.episode_id.endswith("/1")]
     assert users and users[-1].startswith("Recorded: Draw one number")
+
+
+def test_compare_pairs_conditions_per_mode_then_modes_within_each_condition():
+    from types import SimpleNamespace
+
+    from stochbox.conditions import Condition
+    from stochbox.config import RunConfig
+    from stochbox.evaluators.compare import arm_pairs
+
+    def pairs(**kw):
+        run = SimpleNamespace(config=RunConfig(models=["m"], **kw), run_dir=Path("r"))
+        return [(a[1], b[1]) for _, a, _, b in arm_pairs([run])]
+
+    conds = [Condition(name="a"), Condition(name="b"), Condition(name="c")]
+    assert pairs(modes=["native", "tool"], conditions=conds) == [
+        ("native@a", "native@b"), ("native@a", "native@c"), ("tool@a", "tool@b"), ("tool@a", "tool@c"),
+        ("native@a", "tool@a"), ("native@b", "tool@b"), ("native@c", "tool@c"),
+    ]
+    assert pairs(modes=["native", "tool"], conditions=conds[:1]) == [("native@a", "tool@a")]
+    assert pairs(modes=["native", "tool"]) == [("native", "tool")]
