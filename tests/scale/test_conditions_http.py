@@ -76,6 +76,17 @@ def test_templates_decoding_and_options_arrive_in_the_request_body(client, unit_
     # trace (transcript) and export show it; report states the condition beside the preset
     code, text, _ = _cli(capsys, "trace", str(out), "--episode", records[0].episode_id)
     assert code == 0 and "model reasoning" in text and "0.999 would be too obvious" in text
+    code, _, err = _cli(capsys, "view", str(out), "--html", str(tmp_path / "view.html"))
+    assert code == 0, err
+    html = (tmp_path / "view.html").read_text()
+    assert '"reasoning":' in html and "0.999 would be too obvious" in html and "p.reasoning" in html
+    code, _, err = _cli(capsys, "export", str(out), "--format", "csv", "--out", str(tmp_path / "export"))
+    assert code == 0, err
+    import csv
+
+    with open(tmp_path / "export" / "events.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["event"] == "model_response"]
+    assert [r["reasoning"] for r in rows] == [REASONING] * 3
     code, text, _ = _cli(capsys, "report", str(out))
     assert "structured output off" in text and "prompts careful (" in text and 'reasoning_effort="high"' in text
 
