@@ -49,7 +49,9 @@ from stochbox.prompt_templates import (
 StructuredOutputChoice = Literal["auto", "off"]
 CONDITION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: Request fields stochbox sets itself; a --model-option may not replace them (they are recorded elsewhere).
-RESERVED_OPTIONS = frozenset({"model", "messages", "tools", "tool_choice", "response_format", "stream", "n", "seed"})
+RESERVED_OPTIONS = frozenset(
+    {"model", "messages", "tools", "tool_choice", "response_format", "stream", "n", "seed", "temperature", "max_tokens"}
+)
 
 
 class Condition(BaseModel):
@@ -155,7 +157,7 @@ def check_option_key(key: str, where: str) -> None:
     if key in RESERVED_OPTIONS:
         raise ConfigError(
             f"{where} '{key}': stochbox sets this request field itself",
-            hint="--structured-output decides response_format; seeds derive from the episode seed; tools from --mode",
+            hint="use --temperature/--max-tokens; --structured-output decides response_format; seeds derive from the episode seed",
         )
 
 
