@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from stochbox.conditions import ResolvedCondition
 from stochbox.results import EpisodeStatus, Mode
 from stochbox.sandbox.base import Sandbox
 from stochbox.scenarios.models import Scenario
@@ -51,6 +52,7 @@ class EpisodeContext:
     sandbox: Sandbox | None = None  # present in tool mode (and for baselines that need it)
     limits: AgentLimits = field(default_factory=AgentLimits)
     reference: list[Any] | None = None  # reference samples (baselines only; LLM agents never see them)
+    condition: ResolvedCondition | None = None  # prompts, structured output, provider options (None: the defaults)
 
 
 @dataclass

@@ -7,7 +7,9 @@ traced through ``ctx.emit``:
 * :meth:`call_model` emits ``model_request`` (messages as LangChain message
   dicts, tools offered) and ``model_response`` (content, tool_calls,
   latency_s, usage); it raises :class:`LimitReached` instead of calling past
-  ``max_model_calls`` or the episode deadline. Transient provider failures
+  ``max_model_calls`` or the episode deadline. ``model_response`` also
+  carries ``reasoning``: the provider's reasoning text, or null
+  (:mod:`stochbox.agents.reasoning`). Transient provider failures
   (429, 5xx, timeouts, lost connections) are retried through
   :func:`stochbox.retry.call_with_retry` under the provider's adaptive
   limiter, each retry emitting ``retry`` [where, attempt, delay_s, reason,
@@ -33,6 +35,7 @@ from langchain_core.runnables import Runnable
 from stochbox.agents.base import EpisodeContext, EpisodeOutcome
 from stochbox.agents.exec_event import sandbox_exec_fields
 from stochbox.agents.parsing import ParsedAnswer
+from stochbox.agents.reasoning import reasoning_text
 from stochbox.limiter import limiter_for, provider_key
 from stochbox.results import EpisodeStatus
 from stochbox.retry import RetryPolicy, call_with_retry
@@ -171,6 +174,7 @@ class EpisodeLedger:
             finish_reason=(msg.response_metadata or {}).get("finish_reason"),
             # in-process models report their own compute time; latency_s also counts queueing for the model
             generation_s=(msg.response_metadata or {}).get("generation_s"),
+            reasoning=reasoning_text(msg),  # the provider's reasoning text; never parsed as the answer
         )
         return msg
 

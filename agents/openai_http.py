@@ -182,6 +182,9 @@ def to_ai_message(message: Mapping[str, Any], *, usage: Mapping[str, Any] | None
         if parsed is not None:
             tool_calls.append(parsed)
     extra = {"refusal": message["refusal"]} if message.get("refusal") else {}
+    reasoning = message.get("reasoning_content") or message.get("reasoning")  # DeepSeek/vLLM/llama.cpp; OpenRouter
+    if isinstance(reasoning, str) and reasoning:
+        extra["reasoning_content"] = reasoning  # kept apart from content: traced, never parsed as the answer
     return AIMessage(
         content=message.get("content") or "",
         tool_calls=tool_calls,

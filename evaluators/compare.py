@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel
 from scipy import stats
 
+from stochbox.conditions import arm_mode
 from stochbox.evaluators.models import Preset, ScenarioTestResult
 from stochbox.evaluators.runs import ArmKey, RunData
 from stochbox.scenarios.models import Scenario
@@ -169,8 +170,11 @@ def compare_results(
 def arm_pairs(runs: Sequence[RunData]) -> list[tuple[int, ArmKey, int, ArmKey]]:
     """Which arms to compare: (run index, arm, run index, arm) for A and B.
 
-    One run: native vs tool for each model when both modes ran; otherwise the
-    first model against each other model, per mode. Two runs: arms with the
+    One run with named conditions: the first condition against each other
+    one, per model and mode (the condition effect), then native vs tool within
+    each condition when both modes ran. One run otherwise: native vs tool for
+    each model when both modes ran; otherwise the first model against each
+    other model, per mode. Two runs: arms with the
     same (model, mode) in both; else, one model each, paired by mode; else
     one arm each.
     """
@@ -180,13 +184,23 @@ def arm_pairs(runs: Sequence[RunData]) -> list[tuple[int, ArmKey, int, ArmKey]]:
         run = runs[0]
         modes = [m.value for m in run.config.modes]
         models = run.config.models
+        conditions = [c.name for c in run.config.conditions]
+        if len(conditions) >= 2:
+            pairs = [
+                (0, (m, arm_mode(mode, conditions[0])), 0, (m, arm_mode(mode, other)))
+                for m in models for mode in modes for other in conditions[1:]
+            ]
+            if "native" in modes and "tool" in modes:
+                pairs += [(0, (m, arm_mode("native", c)), 0, (m, arm_mode("tool", c))) for m in models for c in conditions]
+            return pairs
+        only = conditions[0] if conditions else None  # one named condition reads as a run without conditions
         if "native" in modes and "tool" in modes:
-            return [(0, (m, "native"), 0, (m, "tool")) for m in models]
+            return [(0, (m, arm_mode("native", only)), 0, (m, arm_mode("tool", only))) for m in models]
         if len(models) >= 2:
-            return [(0, (models[0], mode), 0, (other, mode)) for other in models[1:] for mode in modes]
+            return [(0, (models[0], arm_mode(mode, only)), 0, (other, arm_mode(mode, only))) for other in models[1:] for mode in modes]
         raise ConfigError(
             f"{run.run_dir}: one model in one mode, nothing to compare",
-            hint="run with --mode both or several --model, or give a second run folder",
+            hint="run with --mode both, several --model or several --condition, or give a second run folder",
         )
     if len(runs) != 2:
         raise ConfigError("compare takes one or two run folders")

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, Field
 
 from stochbox.agents.parsing import parse_answer
+from stochbox.conditions import split_arm_mode
 from stochbox.evaluators.dispatch import evaluate_scenario
 from stochbox.evaluators.intervals import wilson_interval
 from stochbox.evaluators.models import Preset, ScenarioTestResult
@@ -122,7 +123,7 @@ def program_fidelity(
     scenarios: list[ScenarioFidelity] = []
     programs: list[ProgramFidelity] = []
     for model, mode in run.arms:
-        if mode != "tool":
+        if split_arm_mode(mode)[0] != "tool":
             continue
         verdicts = {r.scenario: r.passed for r in run.evaluate((model, mode), preset)}
         for sc in run.scenarios:
@@ -151,7 +152,7 @@ def program_fidelity(
                 if samples:
                     slots = samples + [None] * (m - len(samples))
                     prog.result = evaluate_scenario(
-                        sc, slots, run.references[sc.id], model=f"{model} (program)", mode="tool", preset=preset
+                        sc, slots, run.references[sc.id], model=f"{model} (program)", mode=mode, preset=preset
                     )
                     checked += len(episodes)
                     passed += len(episodes) if prog.result.passed else 0

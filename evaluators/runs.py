@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stochbox.conditions import arm_mode
 from stochbox.config import RunConfig
 from stochbox.evaluators.dispatch import evaluate_scenario
 from stochbox.evaluators.unpredictabench import slots_at_n
@@ -28,7 +29,7 @@ from stochbox.runinfo import RunInfo, read_run_info
 from stochbox.scenarios.models import Scenario
 from stochbox.store import RunStore
 
-ArmKey = tuple[str, str]  # (model, mode)
+ArmKey = tuple[str, str]  # (model, mode label): the mode, or MODE@CONDITION in a run with named conditions
 
 
 @dataclass
@@ -52,8 +53,12 @@ class RunData:
 
     @property
     def arms(self) -> list[ArmKey]:
-        """(model, mode) pairs in config order."""
-        return [(m, mode.value) for m in self.config.models for mode in self.config.modes]
+        """(model, mode label) pairs in config order (conditions inside models, modes innermost)."""
+        return run_arms(self.config)
+
+    @property
+    def condition_names(self) -> list[str | None]:
+        return [c.name for c in self.config.conditions] or [None]
 
     def parse_rate(self, arm: ArmKey) -> float:
         recs = [r for group in self.records.get(arm, {}).values() for r in group]
@@ -75,6 +80,11 @@ class RunData:
         return self._cache[key]
 
 
+def run_arms(config: RunConfig) -> list[ArmKey]:
+    conditions = [c.name for c in config.conditions] or [None]
+    return [(m, arm_mode(mode.value, c)) for m in config.models for c in conditions for mode in config.modes]
+
+
 def _references(info: RunInfo, sandbox_backend: str | None) -> dict[str, list[Any]]:
     from stochbox.runner import load_references, open_run_sandbox
 
@@ -92,8 +102,8 @@ def load_run(run_dir: Path | str, *, sandbox: str | None = None) -> RunData:
     records: dict[ArmKey, dict[str, list[EpisodeRecord]]] = defaultdict(lambda: defaultdict(list))
     with RunStore(run_dir) as store:
         for rec in store.records():
-            records[(rec.model, rec.mode.value)][rec.scenario].append(rec)
-    arms = [(m, mode.value) for m in config.models for mode in config.modes]
+            records[(rec.model, arm_mode(rec.mode.value, rec.condition))][rec.scenario].append(rec)
+    arms = run_arms(config)
     samples = {
         arm: {
             sc.id: layout_samples(records.get(arm, {}).get(sc.id, []), config.n, config.samples_per_episode)

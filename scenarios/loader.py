@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from stochbox.errors import ScenarioError
+from stochbox.prompt_templates import PromptTemplateError, PromptTemplates, load_prompt_templates
 from stochbox.scenarios.models import Pack, PackManifest, Scenario
 
 PACK_FILE = "pack.yaml"
@@ -105,6 +106,18 @@ def load_manifest(folder: Path) -> PackManifest:
         raise _validation_error(path, node, exc) from None
 
 
+def _pack_templates(folder: Path, manifest: PackManifest) -> PromptTemplates | None:
+    """The pack's own default prompt templates (``prompts`` in pack.yaml), if it names a file."""
+    if manifest.prompts is None:
+        return None
+    path = (folder / manifest.prompts).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        raise ScenarioError("must point inside the pack folder", file=str(folder / PACK_FILE), field="prompts")
+    if not path.is_file():
+        raise ScenarioError(f"file '{manifest.prompts}' not found in the pack folder", file=str(folder / PACK_FILE), field="prompts")
+    return load_prompt_templates(path)
+
+
 def load_scenario(path: Path, *, pack: str | None = None) -> Scenario:
     """Load one scenario file; resolves ``ground_truth.file`` relative to it."""
     path = Path(path)
@@ -131,6 +144,8 @@ def load_scenario(path: Path, *, pack: str | None = None) -> Scenario:
                 field="ground_truth.file",
             ) from None
         data = {**data, "ground_truth": {**gt, "file": None, "code": code}}
+    if "prompts" in data:
+        raise ScenarioError("prompt templates belong in pack.yaml ('prompts: FILE'), not in a scenario", file=str(path), field="prompts")
     data = {**data, "pack": pack, "source": str(path)}
     try:
         return Scenario.model_validate(data)
@@ -150,10 +165,15 @@ def load_pack(folder: Path | str) -> Pack:
     if not folder.is_dir():
         raise ScenarioError("not a pack folder", file=str(folder), hint="give a folder containing pack.yaml")
     manifest = load_manifest(folder)
+    templates = _pack_templates(folder, manifest)
     scenarios: list[Scenario] = []
     seen: dict[str, Path] = {}
     for path in scenario_files(folder):
+        if templates is not None and manifest.prompts is not None and path.resolve() == (folder / manifest.prompts).resolve():
+            continue  # the pack's templates file, not a scenario
         sc = load_scenario(path, pack=manifest.name)
+        if templates is not None:
+            sc = sc.model_copy(update={"prompts": templates})
         if sc.id in seen:
             raise ScenarioError(f"duplicate id '{sc.id}' (also in {seen[sc.id].name})", file=str(path), field="id")
         seen[sc.id] = path
@@ -174,12 +194,21 @@ def validate_path(path: Path | str) -> list[ScenarioError]:
     if not path.is_dir():
         return [ScenarioError("no such file or folder", file=str(path))]
     name = None
+    templates_file: Path | None = None
     try:
-        name = load_manifest(path).name
+        manifest = load_manifest(path)
+        name = manifest.name
+        if manifest.prompts is not None:
+            templates_file = (path / manifest.prompts).resolve()
+            _pack_templates(path, manifest)
     except ScenarioError as exc:
         errors.extend(_all_problems(exc))
+    except PromptTemplateError as exc:
+        errors.append(ScenarioError(exc.message, file=str(templates_file), field="prompts"))
     seen: dict[str, Path] = {}
     for f in scenario_files(path):
+        if templates_file is not None and f.resolve() == templates_file:
+            continue  # the pack's prompt templates
         try:
             sc = load_scenario(f, pack=name)
         except ScenarioError as exc:

@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
+from stochbox.prompt_templates import PromptTemplates
+
 SCENARIO_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,127}$"
 
 
@@ -160,6 +162,7 @@ class Scenario(_Strict):
     tools: list[str] | None = None
     pack: str | None = None
     source: str | None = None
+    prompts: PromptTemplates | None = None  # the pack's own default templates (pack.yaml ``prompts``), set by the loader
 
     @field_validator("tags")
     @classmethod
@@ -213,6 +216,7 @@ class PackManifest(_Strict):
     version: str
     description: str
     tools: list[ToolDeclaration] = Field(default_factory=list)
+    prompts: str | None = None  # a prompt templates file in the pack folder: this pack's default templates
 
 
 class Pack(BaseModel):

@@ -230,11 +230,11 @@ class _Auditor:
     # -- across episodes -------------------------------------------------------------
 
     def groups(self) -> None:
-        groups: dict[tuple[str, str, str], list[EpisodeTrace]] = defaultdict(list)
+        groups: dict[tuple[str, str, str | None, str], list[EpisodeTrace]] = defaultdict(list)
         for ep in self.run.episodes.values():
             if ep.samples:
-                groups[(ep.model, ep.mode, ep.scenario)].append(ep)
-        for (_, _, scenario), eps in groups.items():
+                groups[(ep.model, ep.mode, ep.condition, ep.scenario)].append(ep)  # conditions differ by design
+        for (_, _, _, scenario), eps in groups.items():
             self._identical(scenario, eps)
             self._collapse(scenario, eps)
 

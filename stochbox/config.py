@@ -18,8 +18,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from stochbox.agents.base import AgentLimits, AgentOptions
+from stochbox.conditions import Condition, ResolvedCondition, StructuredOutputChoice, effective_conditions
 from stochbox.errors import ConfigError
 from stochbox.executors import EXECUTOR_OPTIONS, executor_needed
+from stochbox.prompt_templates import PromptTemplates
 from stochbox.results import Mode, Protocol
 
 #: Fields that may change on ``--resume`` without changing any result.
@@ -44,6 +46,10 @@ OPTION_NAMES = {
     "temperature": "--temperature",
     "max_tokens": "--max-tokens",
     "openai_client": "--openai-client",
+    "prompts": "--prompts",
+    "structured_output": "--structured-output",
+    "model_options": "--model-option",
+    "conditions": "--condition",
     "max_model_calls": "--max-model-calls",
     "max_tool_calls": "--max-tool-calls",
     "exec_timeout_s": "--exec-timeout",
@@ -84,6 +90,11 @@ class RunConfig(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)  # None: the model's own default
     max_tokens: int | None = Field(default=None, ge=1)  # per model reply; None: the model's own default
     openai_client: Literal["stochbox", "langchain"] = "stochbox"  # the HTTP client behind openai: models
+    # experiment conditions (stochbox.conditions): templates are kept as full text, so run.json says what was sent
+    prompts: PromptTemplates | None = None  # None: each scenario pack's templates, else the built-in defaults
+    structured_output: StructuredOutputChoice = "auto"  # off: no response_format; the reply is parsed from text
+    model_options: dict[str, Any] = Field(default_factory=dict)  # extra provider request fields
+    conditions: list[Condition] = Field(default_factory=list)  # named conditions, paired by episode seed
     max_model_calls: int = Field(default=8, ge=1)
     max_tool_calls: int = Field(default=6, ge=0)
     exec_timeout_s: float = Field(default=10.0, gt=0)
@@ -116,6 +127,21 @@ class RunConfig(BaseModel):
             raise ValueError(f"needs --executor {owner}")
         return value
 
+    @field_validator("conditions")
+    @classmethod
+    def _distinct_conditions(cls, conditions: list[Condition]) -> list[Condition]:
+        names = [c.name for c in conditions]
+        if len(set(names)) != len(names):
+            raise ValueError("each condition name may be given once")
+        return conditions
+
+    def effective_conditions(self) -> list[ResolvedCondition]:
+        """The run's conditions (one implicit condition named None without --condition)."""
+        return effective_conditions(
+            prompts=self.prompts, structured_output=self.structured_output,
+            model_options=self.model_options, conditions=self.conditions,
+        )
+
     @field_validator("modes")
     @classmethod
     def _distinct_modes(cls, modes: list[Mode]) -> list[Mode]:
@@ -127,7 +153,7 @@ class RunConfig(BaseModel):
 
     @property
     def episodes_per_scenario(self) -> int:
-        """Episodes per (model, mode, scenario)."""
+        """Episodes per (model, mode, condition, scenario)."""
         return self.n if self.protocol is Protocol.independent else 1
 
     def agent_options(self) -> AgentOptions:

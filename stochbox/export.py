@@ -10,7 +10,7 @@ load with ``pandas.read_parquet``/``read_csv``. Column names are stable:
   but never finished appear with ``status`` empty.
 * events: ``run_id, episode_id, step, event, ts, schema_version`` (the
   :class:`~stochbox.trace.TraceEvent` fields), the most used payload fields
-  as their own columns (``tool, call_id, seed, exit_code, ok``), and the whole
+  as their own columns (``tool, call_id, seed, exit_code, ok, reasoning``), and the whole
   payload as JSON text in ``payload``. Rows: run-level events first, then
   each episode's events in step order.
 
@@ -30,8 +30,8 @@ from stochbox.results import EpisodeRecord
 from stochbox.run_trace import load_run_trace
 
 Format = Literal["parquet", "csv"]
-EVENT_COLUMNS = ("run_id", "episode_id", "step", "event", "ts", "schema_version", "tool", "call_id", "seed", "exit_code", "ok", "payload")
-_PROMOTED = ("tool", "call_id", "seed", "exit_code", "ok")
+EVENT_COLUMNS = ("run_id", "episode_id", "step", "event", "ts", "schema_version", "tool", "call_id", "seed", "exit_code", "ok", "reasoning", "payload")
+_PROMOTED = ("tool", "call_id", "seed", "exit_code", "ok", "reasoning")
 
 
 def _pandas():

@@ -33,6 +33,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from stochbox.agents.base import AgentLimits, AgentOptions, EpisodeContext
+from stochbox.conditions import run_conditions
 from stochbox.results import Mode
 from stochbox.run_trace import EpisodeTrace, RunTrace, load_run_trace
 from stochbox.sandbox import Sandbox, SandboxSpec, open_sandbox
@@ -202,6 +203,8 @@ async def _replay_episode(run: RunTrace, ep: EpisodeTrace, sandbox: Sandbox) -> 
         emit=lambda *a, **k: None,
         sandbox=sandbox if mode is Mode.tool else None,
         limits=limits,
+        # the episode's condition: its templates decide the retry and last-turn messages the graph adds
+        condition={c.name: c for c in run_conditions(run.info)}.get(ep.condition) if run.info is not None else None,
     )
     outcome = await agent.arun_episode(ctx)
     samples = []

@@ -17,6 +17,10 @@ Contract:
   :class:`~stochbox.evaluators.KSAtNSummary` plus ``mean_model_calls`` and
   ``mean_tool_calls`` (per stored episode of the arm; None when it has none),
   ``results`` items :class:`~stochbox.evaluators.ScenarioTestResult`.
+* ``conditions`` holds one entry per condition (one for a run without
+  ``--condition``): ``condition`` (its name, null for the implicit one),
+  ``prompts`` (label ``name (digest)`` of every template set its episodes
+  used), ``structured_output`` and ``model_options``.
 * ``curves`` holds KS@N (with its Wilson interval) of each arm at every N of
   :data:`~stochbox.evaluators.DEFAULT_CURVE_NS` not above the run's N,
   evaluated on prefixes of the same episode-ordered samples.
@@ -33,6 +37,7 @@ from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.table import Table
 
+from stochbox.conditions import run_conditions
 from stochbox.console import table_console
 from stochbox.evaluators import DEFAULT_CURVE_NS, KSAtNSummary, ScenarioTestResult, get_preset, summarize
 from stochbox.results import EpisodeRecord
@@ -66,6 +71,8 @@ class Report(BaseModel):
     summary: list[ArmSummary]
     results: list[ScenarioTestResult]
     curves: list[CurvePoint] = []
+    #: What each condition sent (stochbox.conditions): prompt sets (name and digest), structured output, model options.
+    conditions: list[dict[str, Any]] = []
 
     def to_json(self) -> str:
         """Canonical JSON. Floats carry 12 significant digits, so last-bit noise of floating-point
@@ -120,7 +127,8 @@ def build_report(
         for n in (n for n in DEFAULT_CURVE_NS if n <= config.n):
             point = summarize(run.evaluate(arm, rule, n), parse_rate=0.0)
             curves.append(CurvePoint(**point.model_dump(include=set(CurvePoint.model_fields))))
-    return Report(alpha=rule.alpha, preset=rule.name, summary=summary, results=results, curves=curves)
+    conditions = [c.describe(run.scenarios) for c in run_conditions(run.info)]
+    return Report(alpha=rule.alpha, preset=rule.name, summary=summary, results=results, curves=curves, conditions=conditions)
 
 
 def _mean(values: Iterable[int]) -> float | None:
@@ -140,7 +148,8 @@ def report_console() -> Console:
 def print_report(report: Report, console: Console | None = None, *, per_scenario: bool = True) -> None:
     """The text form: one summary table, then per-scenario rows."""
     console = console or report_console()
-    table = Table(title=f"KS@N (preset {report.preset}, alpha {report.alpha:g}, 95% Wilson CI)")
+    decoding = "/".join(dict.fromkeys(c["structured_output"] for c in report.conditions)) or "auto"
+    table = Table(title=f"KS@N (preset {report.preset}, alpha {report.alpha:g}, structured output {decoding}, 95% Wilson CI)")
     for col in ("model", "mode", "N", "KS@N", "95% CI", "passed", "parse rate", "mean stat", "model calls", "tool calls"):
         table.add_column(col, justify="left" if col in ("model", "mode") else "right")
     for s in report.summary:
@@ -180,6 +189,18 @@ def print_report(report: Report, console: Console | None = None, *, per_scenario
             curve.add_row(c.model, c.mode, str(c.n), f"{c.ks_at_n:.3f}", f"[{c.ci_low:.3f}, {c.ci_high:.3f}]")
         console.print(curve)
     console.print(table)
+    for line in condition_lines(report.conditions):
+        console.print(line, markup=False, highlight=False)
+
+
+def condition_lines(conditions: list[dict[str, Any]]) -> list[str]:
+    """One line per condition: prompt sets, structured output, model options (``Report.conditions``)."""
+    out = []
+    for c in conditions:
+        options = ", ".join(f"{k}={json.dumps(v)}" for k, v in c.get("model_options", {}).items()) or "none"
+        head = f"condition {c['condition']}: " if c.get("condition") else ""
+        out.append(f"{head}prompts {' + '.join(c['prompts'])}; structured output {c['structured_output']}; model options {options}")
+    return out
 
 
 def write_html(

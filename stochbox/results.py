@@ -42,7 +42,8 @@ class EpisodeRecord(BaseModel):
     pack: str | None = None
     model: str
     mode: Mode
-    index: int = Field(ge=0)  # episode number within (scenario, model, mode)
+    condition: str | None = None  # the named condition (stochbox.conditions); None: the run has none
+    index: int = Field(ge=0)  # episode number within (scenario, model, mode, condition)
     seed: int
     n_requested: int = Field(ge=1)
     samples: list[Any] = Field(default_factory=list)

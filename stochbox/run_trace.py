@@ -54,6 +54,11 @@ class EpisodeTrace:
         return str(self._meta("model") or "?")
 
     @property
+    def condition(self) -> str | None:
+        """The episode's named condition (stochbox.conditions); None in a run without conditions."""
+        return self._meta("condition")
+
+    @property
     def index(self) -> int | None:
         return self._meta("index")
 

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stochbox.config import RunConfig
+from stochbox.prompt_templates import PromptTemplates
 from stochbox.errors import RunStoreError
 from stochbox.reference import ReferenceRef, atomic_write
 from stochbox.scenarios.models import Scenario
@@ -60,6 +61,9 @@ class RunInfo(BaseModel):
     scenarios: list[Scenario]  # frozen copies, in run order
     references: list[ReferenceRef]  # one per scenario, same order
     resumed_at: list[str] = Field(default_factory=list)
+    #: The built-in prompt templates when the run was created (its episodes without --prompts, a condition's
+    #: or a pack's templates use these, also on --resume with a later stochbox); None in older runs.
+    default_prompts: PromptTemplates | None = None
 
     def reference_for(self, scenario_id: str) -> ReferenceRef:
         return next(r for r in self.references if r.scenario == scenario_id)

@@ -42,10 +42,12 @@ from typing import Any
 
 from stochbox.agents.base import Agent, EpisodeContext, EpisodeOutcome
 from stochbox.agents.resolve import resolve_agent
+from stochbox.conditions import run_conditions
 from stochbox.config import OPTION_NAMES, RUNTIME_FIELDS, RunConfig
 from stochbox.errors import ConfigError, RunStoreError, StochboxError
 from stochbox.executors import Executor, make_executor
 from stochbox.plan import EpisodeSpec, RunPlan, plan_episodes
+from stochbox.prompt_templates import default_templates
 from stochbox.reference import ReferenceCache, ReferenceRef
 from stochbox.results import EpisodeRecord, EpisodeStatus, Mode
 from stochbox.runinfo import RunInfo, new_run_id, package_versions, read_run_info, write_run_info
@@ -180,6 +182,7 @@ class _Run:
         self.progress = progress
         self.plan: RunPlan = plan_episodes(self.config, info.scenarios)
         self.limits = self.config.agent_options().limits  # the same for every episode of the run
+        self.conditions = {c.name: c for c in run_conditions(info)}  # stochbox.conditions
         self.executor = executor or make_executor(self.config.executor, ray_address=self.config.ray_address, workers=self.config.workers)
 
     async def execute(self, *, resumed: bool) -> RunOutcome:
@@ -274,7 +277,8 @@ class _Run:
     async def _run_episode(self, spec: EpisodeSpec, trace: "_GuardedTrace") -> EpisodeRecord:
         agent = self.agents[spec.model]
         emit = partial(trace.emit, episode_id=spec.episode_id)
-        emit("episode_start", scenario=spec.scenario.id, mode=spec.mode.value, model=spec.model, index=spec.index, seed=spec.seed)
+        emit("episode_start", scenario=spec.scenario.id, mode=spec.mode.value, model=spec.model, index=spec.index, seed=spec.seed,
+             condition=spec.condition)
         limits = self.limits
         wants_sandbox = spec.mode is Mode.tool or getattr(agent, "needs_sandbox", False)
         ctx = EpisodeContext(
@@ -288,6 +292,7 @@ class _Run:
             sandbox=self.sandbox if wants_sandbox else None,
             limits=limits,
             reference=self.references[spec.scenario.id] if agent.needs_reference else None,
+            condition=self.conditions[spec.condition],
         )
         started_at, t0 = _utcnow(), time.perf_counter()
         try:
@@ -311,6 +316,7 @@ class _Run:
             pack=spec.scenario.pack,
             model=spec.model,
             mode=spec.mode,
+            condition=spec.condition,
             index=spec.index,
             seed=spec.seed,
             n_requested=spec.n_samples,
@@ -435,6 +441,7 @@ def start_run(
             versions=package_versions(),
             scenarios=scenarios,
             references=refs,
+            default_prompts=default_templates(),
         )
         write_run_info(out_dir, info)
         if on_start is not None:

@@ -23,10 +23,10 @@ Event names used by stochbox (payload fields in brackets):
 
 ``run_start`` [config, versions, sandbox, unconfined, resumed, episodes_total,
 episodes_todo], ``run_end`` [status (complete|interrupted|failed), episodes, ran],
-``episode_start`` [scenario, mode, model, index, seed],
+``episode_start`` [scenario, mode, model, index, seed, condition],
 ``episode_end`` [status, n_samples, reason],
 ``model_request`` [messages, tools], ``model_response`` [content, tool_calls,
-latency_s, usage], ``parse`` [ok, value, reason],
+latency_s, usage, reasoning], ``parse`` [ok, value, reason],
 ``tool_call`` [tool, args, call_id], ``tool_result`` [tool, call_id, ok, output, error],
 ``sandbox_exec`` [code, seed, stdout, stderr, exit_code, timed_out, duration_s,
 truncated, killed_reason, sandbox_error, backend], ``sample_submitted``

@@ -91,6 +91,8 @@ def episode_transcript(
             usage = p.get("usage") or {}
             if usage:
                 meta += f", {usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out tokens"
+            if p.get("reasoning"):  # the provider's reasoning, shown apart: it is never parsed as the answer
+                out.append(Panel(Text(_clip(str(p["reasoning"]), max_chars), style="dim"), title=_title(ev, "model reasoning"), border_style="green"))
             out.append(Panel(Text(_clip(text, max_chars) or "(empty)"), title=_title(ev, f"model response ({meta})"), border_style="green"))
         elif name == "tool_call":
             args = p.get("args")

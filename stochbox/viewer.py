@@ -141,7 +141,7 @@ def build_viewer(run: RunTrace, audit: AuditReport) -> tuple[str, int]:
             [
                 ep.episode_id,
                 scenarios(ep.scenario),
-                modes(ep.mode),
+                modes(ep.mode if ep.condition is None else f"{ep.mode}@{ep.condition}"),  # the arm's label, as in reports
                 models(ep.model),
                 ep.index,
                 statuses(ep.status or "unfinished"),

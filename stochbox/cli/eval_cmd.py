@@ -116,7 +116,7 @@ def compare_command(
         from stochbox.runner import open_run_sandbox
 
         for run in runs:
-            if not any(mode == "tool" for _, mode in run.arms):
+            if not any(mode.partition("@")[0] == "tool" for _, mode in run.arms):
                 continue
             with open_run_sandbox(sandbox or run.config.sandbox, 1) as sb:
                 fidelity_reports.append(program_fidelity(run, sb, rule, m=m, max_programs=max_programs))
@@ -125,16 +125,25 @@ def compare_command(
         from stochbox.reference import atomic_write
 
         atomic_write(html_out.expanduser(), render_html_report(runs, rule, fidelity=fidelity_reports).encode())
+    from stochbox.conditions import run_conditions
+
+    conditions = [(str(r.run_dir), [c.describe(r.scenarios) for c in run_conditions(r.info)]) for r in runs]
     if as_json:
         out = {
             "preset": rule.name,
             "alpha": rule.alpha,
+            "runs": [{"run_dir": d, "conditions": cs} for d, cs in conditions],
             "comparisons": [c.model_dump(mode="json") for c in comparisons],
             "fidelity": [f.model_dump(mode="json") for f in fidelity_reports],
         }
         typer.echo(json.dumps(out, indent=2, allow_nan=False))
         return
     console = _console()
+    from stochbox.report import condition_lines
+
+    for run_dir, cs in conditions:  # what each run sent: prompt sets, structured output, model options
+        for line in condition_lines(cs):
+            console.print(f"{run_dir}: {line}", markup=False, highlight=False)
     for c in comparisons:
         print_comparison(c, console)
     for f in fidelity_reports:

@@ -52,6 +52,10 @@ def run_command(
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature, 0-2 (default: the model's own)."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Tokens per model reply (default: the model's own; local models 128)."),
     openai_client: Optional[str] = typer.Option(None, "--openai-client", help="Client behind openai: models: stochbox (lean aiohttp, default) | langchain (langchain-openai)."),
+    prompts: Optional[Path] = typer.Option(None, "--prompts", help="Prompt templates file (YAML); see 'stochbox prompts show-default' and docs/models.md. Default: the pack's, else the built-in templates."),
+    structured_output: Optional[str] = typer.Option(None, "--structured-output", help="auto (default: native requests carry the answer's JSON schema where the model takes one) | off (no response_format; the reply is parsed from text)."),
+    model_option: Optional[list[str]] = typer.Option(None, "--model-option", help="Extra provider request field KEY=VALUE (repeatable; VALUE parsed as JSON when it parses), e.g. top_p=0.9, reasoning_effort=high."),
+    condition: Optional[list[str]] = typer.Option(None, "--condition", help="Named condition NAME=FILE (repeatable): a condition file (prompts, structured_output, model_options) or a prompt templates file; conditions are paired by episode seed."),
     max_model_calls: Optional[int] = typer.Option(None, "--max-model-calls", help="Model calls per episode (default 8)."),
     max_tool_calls: Optional[int] = typer.Option(None, "--max-tool-calls", help="Tool calls per episode, tool mode (default 6)."),
     exec_timeout: Optional[float] = typer.Option(None, "--exec-timeout", help="Seconds per sandbox execution (default 10)."),
@@ -67,6 +71,8 @@ def run_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no per-scenario rows."),
 ) -> None:
     """Run models on scenarios and print the KS@N table."""
+    from stochbox.conditions import parse_condition, parse_model_options
+    from stochbox.prompt_templates import load_prompt_templates
     from stochbox.report import build_report, print_report
     from stochbox.runner import resume_run, start_run
 
@@ -77,6 +83,9 @@ def run_command(
         "protocol": protocol, "seed": seed, "reference_n": reference_n, "alpha": alpha, "preset": preset,
         "tool_protocol": tool_protocol, "base_url": base_url, "api_key_env": api_key_env, "threads": threads,
         "temperature": temperature, "max_tokens": max_tokens, "openai_client": openai_client,
+        "prompts": load_prompt_templates(prompts) if prompts is not None else None,
+        "structured_output": structured_output, "model_options": parse_model_options(model_option) or None,
+        "conditions": [parse_condition(c) for c in condition or []] or None,
         "max_model_calls": max_model_calls, "max_tool_calls": max_tool_calls,
         "exec_timeout_s": exec_timeout, "episode_timeout_s": episode_timeout,
         "max_retries": max_retries, "request_timeout_s": request_timeout,

@@ -108,6 +108,7 @@
         const calls = (p.tool_calls || []).map((c) => `${c.name}(${JSON.stringify(c.args)})`).join("\n");
         const u = p.usage || {};
         return `<div class="kv">${p.latency_s != null ? (+p.latency_s).toFixed(3) + " s" : ""} ${u.input_tokens != null ? `· ${u.input_tokens} in / ${u.output_tokens} out tokens` : ""}</div>` +
+          (p.reasoning ? `<div class="role">reasoning</div>` + pre(p.reasoning, "reasoning") : "") +
           pre(typeof p.content === "string" ? p.content : json(p.content)) + pre(calls);
       }
       case "tool_call": {

@@ -22,7 +22,12 @@ without a reply), ``{"empty": True}`` (empty content), ``{"no_choices": True}``,
 ``{"bad_tool_json": True}`` (tool-call arguments that are not JSON), ``{"code": "..."}``
 (the ``python`` call runs this code instead of ``print(x)``).
 ``always_tool=True`` makes a model that never stops calling tools. The
-decoded body of the last request is kept in ``last_request``.
+decoded body of the last request is kept in ``last_request``, and every
+decoded body, in arrival order, in ``bodies``. ``reasoning="..."`` adds that
+text as ``reasoning_content`` to every assistant message (as DeepSeek, vLLM
+and llama.cpp servers return reasoning). ``reject_fields={"name", ...}``
+answers 400 to a request carrying any of those fields, naming it as OpenAI
+does (``Unrecognized request argument supplied: name``).
 
 Run standalone (benchmarks): ``python openai_stub.py --delay 0.2`` prints the port.
 """
@@ -37,7 +42,7 @@ import threading
 from collections import deque
 from typing import Any
 
-_REASONS = {200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}
 
 
 def value_for(seed: Any) -> float:
@@ -47,9 +52,20 @@ def value_for(seed: Any) -> float:
 
 
 class StubServer:
-    def __init__(self, *, delay_s: float = 0.0, always_tool: bool = False, port: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        delay_s: float = 0.0,
+        always_tool: bool = False,
+        port: int = 0,
+        reasoning: str | None = None,
+        reject_fields: frozenset[str] | set[str] = frozenset(),
+    ) -> None:
         self.delay_s = delay_s
         self.always_tool = always_tool
+        self.reasoning = reasoning
+        self.reject_fields = frozenset(reject_fields)
+        self.bodies: list[dict[str, Any]] = []
         self.port = port
         self.faults: deque[dict[str, Any]] = deque()
         self.requests = 0
@@ -101,6 +117,12 @@ class StubServer:
                 self.faults_served.append(fault)
         request = json.loads(body or b"{}")
         self.last_request = request
+        with self._lock:
+            self.bodies.append(request)
+        rejected = sorted(self.reject_fields & set(request))
+        if rejected:
+            message = f"Unrecognized request argument supplied: {rejected[0]}"
+            return _http(400, {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}})
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         fault = fault or {}
@@ -132,6 +154,8 @@ class StubServer:
             finish = "tool_calls"
         if fault.get("empty"):
             message, finish = {"role": "assistant", "content": ""}, "stop"
+        if self.reasoning is not None:
+            message["reasoning_content"] = self.reasoning
         choices = [] if fault.get("no_choices") else [{"index": 0, "message": message, "finish_reason": finish}]
         return {
             "id": f"chatcmpl-{self.requests}",
