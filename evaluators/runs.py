@@ -3,8 +3,11 @@
 Contract: :func:`load_run` reads ``run.json`` and ``run.sqlite`` through the
 core's run store (:mod:`stochbox.runinfo`, :mod:`stochbox.store`) and the
 reference samples through its truth cache, regenerating a missing reference
-in a sandbox of the run's backend (byte-identical by construction). It never
-modifies the run folder. Samples are laid out exactly as ``stochbox report``
+in a sandbox of the run's backend (byte-identical by construction). The only
+file it writes in the run folder is the verdict cache (``verdicts.sqlite``,
+:mod:`.verdict_cache`; ``cache_verdicts=False`` neither reads nor writes it):
+:meth:`RunData.evaluate` returns a cached verdict where every input is
+unchanged and stores the ones it computes. Samples are laid out exactly as ``stochbox report``
 does (:func:`stochbox.report.layout_samples`): N slots in episode order,
 ``None`` where missing.
 """
@@ -12,15 +15,19 @@ does (:func:`stochbox.report.layout_samples`): N slots in episode order,
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stochbox.config import RunConfig
+from stochbox.errors import RunStoreError
 from stochbox.evaluators.dispatch import evaluate_scenario
 from stochbox.evaluators.models import Preset, ScenarioTestResult
-from stochbox.reference import ReferenceCache
+from stochbox.evaluators.verdict_cache import VerdictCache, scenario_digest, verdict_key
+from stochbox.reference import ReferenceCache, canonical_json
 from stochbox.report import layout_samples
 from stochbox.results import EpisodeRecord
 from stochbox.runinfo import RunInfo, read_run_info
@@ -39,7 +46,10 @@ class RunData:
     records: dict[ArmKey, dict[str, list[EpisodeRecord]]]
     samples: dict[ArmKey, dict[str, list[Any]]]
     references: dict[str, list[Any]]
+    reference_digests: dict[str, str] = field(default_factory=dict)  # sha256 of each reference's cached bytes
+    verdicts: VerdictCache | None = field(default=None, repr=False)
     _cache: dict[tuple, list[ScenarioTestResult]] = field(default_factory=dict, repr=False)
+    _scenario_digests: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def config(self) -> RunConfig:
@@ -54,8 +64,11 @@ class RunData:
         """(model, mode) pairs in config order."""
         return [(m, mode.value) for m in self.config.models for mode in self.config.modes]
 
-    def parse_rate(self, arm: ArmKey) -> float:
-        recs = [r for group in self.records.get(arm, {}).values() for r in group]
+    def parse_rate(self, arm: ArmKey, scenario_ids: Iterable[str] | None = None) -> float:
+        """Valid samples / samples requested over the arm's stored episodes (of ``scenario_ids`` when given)."""
+        by_scenario = self.records.get(arm, {})
+        ids = by_scenario if scenario_ids is None else scenario_ids
+        recs = [r for i in ids for r in by_scenario.get(i, ())]
         requested = sum(r.n_requested for r in recs)
         return sum(len(r.samples) for r in recs) / requested if requested else 0.0
 
@@ -65,26 +78,49 @@ class RunData:
         key = (arm, preset.name, preset.alpha, n)
         if key not in self._cache:
             model, mode = arm
-            self._cache[key] = [
-                evaluate_scenario(
-                    sc, self.samples[arm][sc.id][:n], self.references[sc.id], model=model, mode=mode, preset=preset
-                )
-                for sc in self.scenarios
-            ]
+            results, fresh = [], []
+            for sc in self.scenarios:
+                samples = self.samples[arm][sc.id][:n]
+                vkey = None
+                if self.verdicts is not None:
+                    digest = self._scenario_digests.get(sc.id) or self._scenario_digests.setdefault(sc.id, scenario_digest(sc))
+                    vkey = verdict_key(digest, samples, self.reference_digests[sc.id], model=model, mode=mode, preset=preset)
+                result = self.verdicts.get(vkey) if vkey is not None else None
+                if result is None:
+                    result = evaluate_scenario(sc, samples, self.references[sc.id], model=model, mode=mode, preset=preset)
+                    if vkey is not None:
+                        fresh.append((vkey, result))
+                results.append(result)
+            if fresh and self.verdicts is not None:
+                self.verdicts.put_many(fresh)
+            self._cache[key] = results
         return self._cache[key]
 
 
-def _references(info: RunInfo, sandbox_backend: str | None) -> dict[str, list[Any]]:
+def _references(info: RunInfo, sandbox_backend: str | None) -> tuple[dict[str, list[Any]], dict[str, str]]:
+    """(samples, digest of the cached file's bytes) per scenario id."""
     from stochbox.runner import load_references, open_run_sandbox
 
     cache = ReferenceCache(info.config.cache_dir)
-    if all(cache.load(r.key) is not None for r in info.references):
-        return asyncio.run(load_references(info.references, info.scenarios, cache, None, 1))
-    with open_run_sandbox(sandbox_backend or info.config.sandbox, info.config.jobs) as sb:
-        return asyncio.run(load_references(info.references, info.scenarios, cache, sb, info.config.jobs))
+    paths = {r.scenario: cache.path_for(r.key) for r in info.references}
+    try:  # each file read once; a sandbox is opened only when some reference is missing or damaged
+        samples = asyncio.run(load_references(info.references, info.scenarios, cache, None, 1))
+    except RunStoreError:
+        with open_run_sandbox(sandbox_backend or info.config.sandbox, info.config.jobs) as sb:
+            samples = asyncio.run(load_references(info.references, info.scenarios, cache, sb, info.config.jobs))
+    return samples, {sid: _file_digest(paths[sid], samples[sid]) for sid in samples}
 
 
-def load_run(run_dir: Path | str, *, sandbox: str | None = None) -> RunData:
+def _file_digest(path: Path, samples: list[Any]) -> str:
+    # The cached file is canonical JSON of the samples; hashing its bytes is ~30x cheaper than re-serialising.
+    try:
+        data = path.read_bytes()
+    except OSError:
+        data = canonical_json(samples)
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_run(run_dir: Path | str, *, sandbox: str | None = None, cache_verdicts: bool = True) -> RunData:
     run_dir = Path(run_dir).expanduser()
     info = read_run_info(run_dir)
     config = info.config
@@ -100,10 +136,13 @@ def load_run(run_dir: Path | str, *, sandbox: str | None = None) -> RunData:
         }
         for arm in arms
     }
+    references, digests = _references(info, sandbox)
     return RunData(
         run_dir=run_dir,
         info=info,
         records={k: dict(v) for k, v in records.items()},
         samples=samples,
-        references=_references(info, sandbox),
+        references=references,
+        reference_digests=digests,
+        verdicts=VerdictCache(run_dir) if cache_verdicts else None,
     )
