@@ -22,7 +22,7 @@ the data (see :mod:`stochbox.evaluators.dispatch`).
 """
 
 from stochbox.evaluators.dispatch import evaluate_scenario
-from stochbox.evaluators.groups import TagSummary, group_by_tag, scenario_groups, summarize_by_tag
+from stochbox.evaluators.groups import TagSummary, group_by_tag, scenario_groups, summarize_by_tag, tag_prefix
 from stochbox.evaluators.models import KSAtNSummary, Preset, ScenarioTestResult
 from stochbox.evaluators.outcome import TestOutcome
 from stochbox.evaluators.presets import PRESET_NAMES, STOCHBOX, UNPREDICTABENCH, get_preset
@@ -66,5 +66,6 @@ __all__ = [
     "scenario_groups",
     "summarize",
     "summarize_by_tag",
+    "tag_prefix",
     "write_html_report",
 ]

@@ -48,6 +48,7 @@ from stochbox.evaluators import (
     get_preset,
     summarize,
     summarize_by_tag,
+    tag_prefix,
 )
 from stochbox.exclusions import ExcludedScenario
 from stochbox.results import EpisodeRecord
@@ -146,7 +147,7 @@ def build_report(
         for n in (n for n in DEFAULT_CURVE_NS if n <= config.n):
             point = summarize(run.evaluate(arm, rule, n), parse_rate=0.0)
             curves.append(CurvePoint(**point.model_dump(include=set(CurvePoint.model_fields))))
-    for prefix in by_tag:
+    for prefix in dict.fromkeys(tag_prefix(p) for p in by_tag):  # "group" and "group:" are one prefix
         for arm in run.arms:
             tagged += summarize_by_tag(run.evaluate(arm, rule), run.scenarios, prefix, parse_rate=lambda ids, arm=arm: run.parse_rate(arm, ids))
     return Report(

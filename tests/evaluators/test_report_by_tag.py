@@ -71,6 +71,8 @@ def test_by_tag_under_the_paper_preset_text_and_html(tagged_run, tmp_path):
     assert "by group" in section and "numbers" in section and "counts" in section and "unpredictabench" in section
     report = _json_report(tagged_run, "--preset", "unpredictabench", "--by-tag", "group")
     assert {t["preset"] for t in report["by_tag"]} == {"unpredictabench"} and {t["alpha"] for t in report["by_tag"]} == {1e-4}
+    # "group" and "group:" name one prefix: its rows come once
+    assert _json_report(tagged_run, "--preset", "unpredictabench", "--by-tag", "group", "--by-tag", "group:")["by_tag"] == report["by_tag"]
 
 
 def test_a_prefix_no_scenario_carries_is_one_clear_error(tagged_run):
