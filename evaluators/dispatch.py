@@ -130,6 +130,19 @@ def _lehmer_rank(order: Sequence[Any], items: Sequence[Any]) -> int:
     return sum(sum(1 for j in idx[i + 1 :] if j < idx[i]) * math.factorial(k - 1 - i) for i in range(k))
 
 
+def _lehmer_ranks(orders: Sequence[Sequence[Any]], items: Sequence[Any]) -> np.ndarray:
+    """:func:`_lehmer_rank` of every order; each distinct order (at most k! of them) is ranked once."""
+    ranks: dict[tuple, int] = {}
+    out = np.empty(len(orders), dtype=np.float64)
+    for i, order in enumerate(orders):
+        key = tuple(map(str, order))  # _lehmer_rank matches items by str()
+        rank = ranks.get(key)
+        if rank is None:
+            rank = ranks[key] = _lehmer_rank(order, items)
+        out[i] = rank
+    return out
+
+
 def unpredictabench_codes(values: list[Any], fmt: AnswerFormat) -> np.ndarray:
     """The paper's numeric encoding of answers (see :mod:`.presets`)."""
     t = fmt.type
@@ -139,7 +152,7 @@ def unpredictabench_codes(values: list[Any], fmt: AnswerFormat) -> np.ndarray:
         labels = fmt.labels or []
         return np.asarray([labels.index(v) for v in values], dtype=np.float64)
     if t is AnswerType.list:
-        return np.asarray([_lehmer_rank(v, fmt.items or []) for v in values], dtype=np.float64)
+        return _lehmer_ranks(values, fmt.items or [])
     return np.asarray(values, dtype=np.float64).reshape(-1)
 
 
