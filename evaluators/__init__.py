@@ -4,6 +4,7 @@ Public surface::
 
     from stochbox.evaluators import (
         evaluate_scenario, summarize, ksn_curve,       # per-scenario verdicts, KS@N (+ curves)
+        summarize_by_tag, group_by_tag, TagSummary,    # KS@N per value of a tag prefix (the paper's tables)
         get_preset, Preset,                            # pass rules: "stochbox", "unpredictabench", ...
         ks_exact, KSExactResult,                       # exact two-sample KS p-value given the pooled sample
         ScenarioTestResult, KSAtNSummary, TestOutcome, # result objects
@@ -22,6 +23,7 @@ the data (see :mod:`stochbox.evaluators.dispatch`).
 """
 
 from stochbox.evaluators.dispatch import evaluate_scenario
+from stochbox.evaluators.groups import TagSummary, group_by_tag, scenario_groups, summarize_by_tag, tag_prefix
 from stochbox.evaluators.models import KSAtNSummary, Preset, ScenarioTestResult
 from stochbox.evaluators.outcome import TestOutcome
 from stochbox.evaluators.presets import PRESET_NAMES, STOCHBOX, UNPREDICTABENCH, get_preset
@@ -53,16 +55,21 @@ __all__ = [
     "Preset",
     "STOCHBOX",
     "ScenarioTestResult",
+    "TagSummary",
     "TestOutcome",
     "UNPREDICTABENCH",
     "calibrate",
     "compare_runs",
     "evaluate_scenario",
     "get_preset",
+    "group_by_tag",
     "ks_exact",
     "ksn_curve",
     "load_run",
     "program_fidelity",
+    "scenario_groups",
     "summarize",
+    "summarize_by_tag",
+    "tag_prefix",
     "write_html_report",
 ]

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from scipy import stats
 
 from stochbox.conditions import arm_mode
+from stochbox.evaluators.groups import scenario_groups
 from stochbox.evaluators.models import Preset, ScenarioTestResult
 from stochbox.evaluators.runs import ArmKey, RunData
 from stochbox.scenarios.models import Scenario
@@ -150,10 +151,8 @@ def compare_results(
     low, high = paired_bootstrap_ci(a, b, draws=bootstrap, seed=derive_seed("compare", a_label, b_label, *ids))
     groups: dict[str, list[PairedScenario]] = defaultdict(list)
     for p in pairs:
-        groups[f"kind:{p.kind}"].append(p)
-        groups[f"support:{p.support}"].append(p)
-        for t in p.tags:
-            groups[f"tag:{t}"].append(p)
+        for g in scenario_groups(p.kind, p.support, p.tags):
+            groups[g].append(p)
     a_only, b_only = int((a & ~b).sum()), int((b & ~a).sum())
     (preset, alpha), n = presets.pop(), ns.pop()
     return Comparison(

@@ -7,7 +7,9 @@ Contract of :func:`write_html_report`:
   inline (SVG curves, base64 PNG per-scenario plots). It opens from disk in
   any browser, no server.
 * Every number states its preset and alpha; KS@N intervals are 95% Wilson.
-* Sections carry stable ids for tests and links: ``summary``, ``curves``,
+* Sections carry stable ids for tests and links: ``summary``, ``by-tag``
+  (only with ``by_tag`` prefixes: KS@N per tag value, as ``report --by-tag``),
+  ``excluded`` (only when a run left scenarios out), ``curves``,
   ``comparison``, ``fidelity`` (only when fidelity reports are passed in),
   ``scenarios``. All run-provided text (model names, scenario titles) is
   HTML-escaped.
@@ -23,6 +25,7 @@ from pathlib import Path
 from stochbox.errors import StochboxError
 from stochbox.evaluators.compare import Comparison, compare_runs
 from stochbox.evaluators.fidelity import FidelityReport
+from stochbox.evaluators.groups import summarize_by_tag
 from stochbox.evaluators.models import KSAtNSummary, Preset, ScenarioTestResult
 from stochbox.evaluators.plots import ksn_curve_plot, scenario_plot
 from stochbox.evaluators.presets import get_preset
@@ -83,6 +86,32 @@ def _summary_section(runs: Sequence[RunData], preset: Preset) -> str:
             ])
     table = _table(["run", "model", "mode", "N", "KS@N", "95% CI", "passed", "parse rate", "mean KS distance"], rows, left=3, css="summary")
     return f'<section id="summary"><h2>Summary</h2>{table}</section>'
+
+
+def _by_tag_section(runs: Sequence[RunData], preset: Preset, prefixes: Sequence[str]) -> str:
+    parts = []
+    for prefix in prefixes:
+        rows = []
+        for run in runs:
+            for arm in run.arms:
+                for s in summarize_by_tag(run.evaluate(arm, preset), run.scenarios, prefix, parse_rate=lambda ids, run=run, arm=arm: run.parse_rate(arm, ids)):
+                    rows.append([
+                        _e(run.run_dir.name), _e(s.model), _e(s.mode), _e("(untagged)" if s.value is None else s.value), str(s.n),
+                        f"{s.ks_at_n:.3f}", f"[{s.ci_low:.3f}, {s.ci_high:.3f}]", f"{s.passed}/{s.scenarios}", f"{s.parse_rate:.3f}",
+                    ])
+        parts.append(f"<h3>by {_e(prefix)}</h3>" + _table(
+            ["run", "model", "mode", prefix, "N", "KS@N", "95% CI", "passed", "parse rate"], rows, left=4, css="by-tag"))
+    note = (f'<p class="note">KS@N of the scenarios carrying each tag value ({_e(preset.name)}, alpha {preset.alpha:g}); '
+            "a scenario with several values of one prefix counts in each. Brackets: 95% Wilson intervals.</p>")
+    return f'<section id="by-tag"><h2>KS@N by tag</h2>{note}{"".join(parts)}</section>'
+
+
+def _excluded_section(runs: Sequence[RunData]) -> str:
+    rows = [[_e(run.run_dir.name), _e(e.scenario), _e(e.source or "-"), _e(e.reason)] for run in runs for e in run.info.excluded]
+    if not rows:
+        return ""
+    note = '<p class="note">Left out of the run because their ground truth failed; they are in no KS@N above.</p>'
+    return f'<section id="excluded"><h2>Scenarios left out</h2>{note}{_table(["run", "scenario", "source", "reason"], rows, left=4)}</section>'
 
 
 def _curves_section(runs: Sequence[RunData], preset: Preset, ns: Sequence[int]) -> str:
@@ -177,6 +206,7 @@ def render_html_report(
     *,
     fidelity: Sequence[FidelityReport] = (),
     curve_ns: Sequence[int] = DEFAULT_CURVE_NS,
+    by_tag: Sequence[str] = (),
 ) -> str:
     ids = ", ".join(_e(r.info.run_id) for r in runs)
     meta = "".join(
@@ -194,6 +224,8 @@ def render_html_report(
             + " KS@N is the share of scenarios that pass; intervals are 95% Wilson score intervals.</p>")
     sections = [
         _summary_section(runs, preset),
+        _by_tag_section(runs, preset, by_tag) if by_tag else "",
+        _excluded_section(runs),
         _curves_section(runs, preset, curve_ns),
         _comparison_section(runs, preset),
         _fidelity_section(fidelity) if fidelity else "",
@@ -217,17 +249,20 @@ def write_html_report(
     sandbox: str | None = None,
     fidelity: Sequence[FidelityReport] = (),
     curve_ns: Sequence[int] = DEFAULT_CURVE_NS,
+    by_tag: Sequence[str] = (),
+    cache_verdicts: bool = True,
 ) -> Path:
     """Render the report of ``run_dirs`` into the single file ``out``; returns its path.
 
-    ``preset``/``alpha`` default to the first run's configuration.
+    ``preset``/``alpha`` default to the first run's configuration; ``by_tag``: tag prefixes
+    to break KS@N down by; ``cache_verdicts``: as in :func:`.runs.load_run`.
     """
-    runs = [load_run(d, sandbox=sandbox) for d in run_dirs]
+    runs = [load_run(d, sandbox=sandbox, cache_verdicts=cache_verdicts) for d in run_dirs]
     if not runs:
         raise ValueError("write_html_report needs at least one run folder")
     config = runs[0].config
     rule = get_preset(preset or config.preset, alpha if alpha is not None else config.alpha)
-    page = render_html_report(runs, rule, fidelity=fidelity, curve_ns=curve_ns)
+    page = render_html_report(runs, rule, fidelity=fidelity, curve_ns=curve_ns, by_tag=by_tag)
     out = Path(out).expanduser()
     atomic_write(out, page.encode("utf-8"))
     return out

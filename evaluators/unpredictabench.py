@@ -43,7 +43,7 @@ flattened (the notebooks score scalars; stochbox's choice).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -127,6 +127,19 @@ def lehmer_first_digit(order: Sequence[Any], items: Sequence[Any]) -> int:
     return sum(1 for j in idx[1:] if j < idx[0])
 
 
+def _per_distinct_order(orders: Sequence[Sequence[Any]], code: Callable[[Sequence[Any]], int]) -> np.ndarray:
+    """``code`` of every order, computed once per distinct order (at most k! of them among 10,000 references)."""
+    seen: dict[tuple, int] = {}
+    out = np.empty(len(orders), dtype=np.float64)
+    for i, order in enumerate(orders):
+        key = tuple(map(_item_key, order))
+        value = seen.get(key)
+        if value is None:
+            value = seen[key] = code(order)
+        out[i] = value
+    return out
+
+
 def codes(values: list[Any], fmt: AnswerFormat, *, version: str, first_reference: Any = None) -> np.ndarray:
     """The paper's numeric encoding of valid answers (``version``: ``"current"`` or ``"v1"``)."""
     t = fmt.type
@@ -137,9 +150,9 @@ def codes(values: list[Any], fmt: AnswerFormat, *, version: str, first_reference
         return np.asarray([labels.index(v) for v in values], dtype=np.float64)
     if t is AnswerType.list:
         if version == "v1":
-            return np.asarray([lehmer_rank(v, fmt.items or []) for v in values], dtype=np.float64)
+            return _per_distinct_order(values, lambda v: lehmer_rank(v, fmt.items or []))
         order = first_reference if first_reference is not None else (fmt.items or [])
-        return np.asarray([lehmer_first_digit(v, order) for v in values], dtype=np.float64)
+        return _per_distinct_order(values, lambda v: lehmer_first_digit(v, order))
     return np.asarray(values, dtype=np.float64).reshape(-1)
 
 

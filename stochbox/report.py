@@ -24,12 +24,18 @@ Contract:
 * ``curves`` holds KS@N (with its Wilson interval) of each arm at every N of
   :data:`~stochbox.evaluators.DEFAULT_CURVE_NS` not above the run's N,
   evaluated on prefixes of the same episode-ordered samples.
+* ``by_tag`` (only with ``by_tag=[prefix, ...]``): for each prefix, each arm
+  and each value of tags ``prefix:value``, KS@N of those scenarios at the
+  run's N with the same interval (:class:`~stochbox.evaluators.TagSummary`,
+  :func:`~stochbox.evaluators.summarize_by_tag`); prefixes in the order given.
+* ``excluded``: scenarios the run left out because their ground truth failed
+  (``run.json``); they are in no KS@N denominator.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +45,17 @@ from rich.table import Table
 
 from stochbox.conditions import run_conditions
 from stochbox.console import table_console
-from stochbox.evaluators import DEFAULT_CURVE_NS, KSAtNSummary, ScenarioTestResult, get_preset, summarize
+from stochbox.evaluators import (
+    DEFAULT_CURVE_NS,
+    KSAtNSummary,
+    ScenarioTestResult,
+    TagSummary,
+    get_preset,
+    summarize,
+    summarize_by_tag,
+    tag_prefix,
+)
+from stochbox.exclusions import ExcludedScenario
 from stochbox.results import EpisodeRecord
 
 
@@ -73,6 +89,8 @@ class Report(BaseModel):
     curves: list[CurvePoint] = []
     #: What each condition sent (stochbox.conditions): prompt sets (name and digest), structured output, model options.
     conditions: list[dict[str, Any]] = []
+    by_tag: list[TagSummary] = []
+    excluded: list[ExcludedScenario] = []
 
     def to_json(self) -> str:
         """Canonical JSON. Floats carry 12 significant digits, so last-bit noise of floating-point
@@ -102,14 +120,23 @@ def layout_samples(records: Iterable[EpisodeRecord], n: int, samples_per_episode
 
 
 def build_report(
-    run_dir: Path | str, *, alpha: float | None = None, preset: str | None = None, sandbox: str | None = None
+    run_dir: Path | str,
+    *,
+    alpha: float | None = None,
+    preset: str | None = None,
+    sandbox: str | None = None,
+    by_tag: Sequence[str] = (),
+    use_cache: bool = True,
 ) -> Report:
+    """The report of ``run_dir`` (see the module contract). ``use_cache=False`` recomputes every verdict
+    and leaves the run folder's verdict cache alone."""
     # the evaluators' run loader lays samples out with layout_samples above; imported here to avoid a cycle
     from stochbox.evaluators import load_run
 
-    run = load_run(run_dir, sandbox=sandbox)
+    run = load_run(run_dir, sandbox=sandbox, cache_verdicts=use_cache)
     config = run.config
     rule = get_preset(preset or config.preset, alpha if alpha is not None else config.alpha)
+    tagged: list[TagSummary] = []
     summary: list[ArmSummary] = []
     results: list[ScenarioTestResult] = []
     curves: list[CurvePoint] = []
@@ -128,7 +155,13 @@ def build_report(
             point = summarize(run.evaluate(arm, rule, n), parse_rate=0.0)
             curves.append(CurvePoint(**point.model_dump(include=set(CurvePoint.model_fields))))
     conditions = [c.describe(run.scenarios) for c in run_conditions(run.info)]
-    return Report(alpha=rule.alpha, preset=rule.name, summary=summary, results=results, curves=curves, conditions=conditions)
+    for prefix in dict.fromkeys(tag_prefix(p) for p in by_tag):  # "group" and "group:" are one prefix
+        for arm in run.arms:
+            tagged += summarize_by_tag(run.evaluate(arm, rule), run.scenarios, prefix, parse_rate=lambda ids, arm=arm: run.parse_rate(arm, ids))
+    return Report(
+        alpha=rule.alpha, preset=rule.name, summary=summary, results=results, curves=curves, conditions=conditions,
+        by_tag=tagged, excluded=list(run.info.excluded),
+    )
 
 
 def _mean(values: Iterable[int]) -> float | None:
@@ -149,7 +182,10 @@ def print_report(report: Report, console: Console | None = None, *, per_scenario
     """The text form: one summary table, then per-scenario rows."""
     console = console or report_console()
     decoding = "/".join(dict.fromkeys(c["structured_output"] for c in report.conditions)) or "auto"
-    table = Table(title=f"KS@N (preset {report.preset}, alpha {report.alpha:g}, structured output {decoding}, 95% Wilson CI)")
+    left_out = f"; {len(report.excluded)} scenario(s) left out, see above" if report.excluded else ""
+    table = Table(
+        title=f"KS@N (preset {report.preset}, alpha {report.alpha:g}, structured output {decoding}, 95% Wilson CI{left_out})"
+    )
     for col in ("model", "mode", "N", "KS@N", "95% CI", "passed", "parse rate", "mean stat", "model calls", "tool calls"):
         table.add_column(col, justify="left" if col in ("model", "mode") else "right")
     for s in report.summary:
@@ -188,6 +224,15 @@ def print_report(report: Report, console: Console | None = None, *, per_scenario
         for c in report.curves:
             curve.add_row(c.model, c.mode, str(c.n), f"{c.ks_at_n:.3f}", f"[{c.ci_low:.3f}, {c.ci_high:.3f}]")
         console.print(curve)
+    for prefix in dict.fromkeys(t.tag for t in report.by_tag):
+        console.print(by_tag_table(report, prefix))
+    if report.excluded:
+        excluded = Table(title=f"{len(report.excluded)} scenario(s) left out of the run: ground truth failed (not in KS@N)")
+        for col in ("scenario", "source", "reason"):
+            excluded.add_column(col)
+        for e in report.excluded:
+            excluded.add_row(e.scenario, e.source or "-", e.reason)
+        console.print(excluded)
     console.print(table)
     for line in condition_lines(report.conditions):
         console.print(line, markup=False, highlight=False)
@@ -203,10 +248,32 @@ def condition_lines(conditions: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def by_tag_table(report: Report, prefix: str) -> Table:
+    """KS@N per (model, mode) and value of tag ``prefix``: the paper's table layout."""
+    table = Table(title=f"KS@N by {prefix} (preset {report.preset}, alpha {report.alpha:g}, 95% Wilson CI)")
+    for col in ("model", "mode", prefix, "N", "KS@N", "95% CI", "passed", "parse rate", "mean stat"):
+        table.add_column(col, justify="left" if col in ("model", "mode", prefix) else "right")
+    for s in (t for t in report.by_tag if t.tag == prefix):
+        table.add_row(
+            s.model, s.mode, "(untagged)" if s.value is None else s.value, str(s.n), f"{s.ks_at_n:.3f}",
+            f"[{s.ci_low:.3f}, {s.ci_high:.3f}]", f"{s.passed}/{s.scenarios}", f"{s.parse_rate:.3f}", _fmt(s.mean_statistic),
+        )
+    return table
+
+
 def write_html(
-    run_dirs: list[Path], out_path: Path, *, alpha: float | None = None, preset: str | None = None, sandbox: str | None = None
+    run_dirs: list[Path],
+    out_path: Path,
+    *,
+    alpha: float | None = None,
+    preset: str | None = None,
+    sandbox: str | None = None,
+    by_tag: Sequence[str] = (),
+    use_cache: bool = True,
 ) -> Path:
     """The evaluators' static HTML report (curves, comparisons, plots) of ``run_dirs``."""
     from stochbox.evaluators import write_html_report
 
-    return write_html_report(run_dirs, out_path, preset=preset, alpha=alpha, sandbox=sandbox)
+    return write_html_report(
+        run_dirs, out_path, preset=preset, alpha=alpha, sandbox=sandbox, by_tag=by_tag, cache_verdicts=use_cache
+    )

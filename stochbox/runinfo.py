@@ -5,7 +5,8 @@ Contract: :class:`RunInfo` is written once when a run folder is created
 holds the full :class:`~stochbox.config.RunConfig`, a frozen copy of every
 scenario the run uses (so a later edit of a pack cannot silently change a
 resumed run or its report), where each scenario's reference lives in the
-truth cache, versions of stochbox and its key dependencies, the agents'
+truth cache, which scenarios were left out because their ground truth failed
+(:mod:`stochbox.exclusions`; not in ``scenarios``), versions of stochbox and its key dependencies, the agents'
 and the sandbox's self-descriptions, and the creation time. It never holds
 secrets: API keys are referenced by variable name only.
 """
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from stochbox.config import RunConfig
 from stochbox.prompt_templates import PromptTemplates
 from stochbox.errors import RunStoreError
+from stochbox.exclusions import ExcludedScenario
 from stochbox.reference import ReferenceRef, atomic_write
 from stochbox.scenarios.models import Scenario
 
@@ -60,6 +62,7 @@ class RunInfo(BaseModel):
     versions: dict[str, str | None] = Field(default_factory=package_versions)
     scenarios: list[Scenario]  # frozen copies, in run order
     references: list[ReferenceRef]  # one per scenario, same order
+    excluded: list[ExcludedScenario] = Field(default_factory=list)  # left out: their ground truth failed
     resumed_at: list[str] = Field(default_factory=list)
     #: The built-in prompt templates when the run was created (its episodes without --prompts, a condition's
     #: or a pack's templates use these, also on --resume with a later stochbox); None in older runs.

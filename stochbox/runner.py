@@ -6,7 +6,8 @@ Contract:
   packs, scenarios, model strings, modes, sandbox, ground truth) *before* it
   creates the run folder, so a mistake leaves nothing behind. An existing
   non-empty ``out_dir`` is refused (:class:`ConfigError`); nothing is ever
-  overwritten.
+  overwritten. A scenario whose ground truth fails is left out and recorded
+  in ``run.json`` (:mod:`stochbox.exclusions`); ``strict`` stops instead.
 * :func:`resume_run` rebuilds the run from ``run.json`` (config and frozen
   scenarios), skips every episode already in the store and runs the rest;
   only runtime fields (:data:`~stochbox.config.RUNTIME_FIELDS`) may be
@@ -45,6 +46,7 @@ from stochbox.agents.resolve import resolve_agent
 from stochbox.conditions import run_conditions
 from stochbox.config import OPTION_NAMES, RUNTIME_FIELDS, RunConfig
 from stochbox.errors import ConfigError, RunStoreError, StochboxError
+from stochbox.exclusions import working_references
 from stochbox.executors import Executor, make_executor
 from stochbox.plan import EpisodeSpec, RunPlan, plan_episodes
 from stochbox.prompt_templates import default_templates
@@ -214,6 +216,7 @@ class _Run:
                 resumed=resumed,
                 episodes_total=len(self.plan.episodes),
                 episodes_todo=len(todo),
+                excluded=[e.scenario for e in self.info.excluded],
             )
             done = len(done_ids)
             pending = iter(todo)
@@ -411,11 +414,14 @@ def start_run(
     progress: ProgressHook | None = None,
     on_start: StartHook | None = None,
     sandbox: Sandbox | None = None,
+    strict: bool = False,
 ) -> RunOutcome:
     """Create ``out_dir`` and run every episode of ``config``. See the module contract.
 
     ``sandbox``: an open sandbox to use instead of opening ``config.sandbox``
-    (the caller keeps ownership and closes it).
+    (the caller keeps ownership and closes it). A scenario whose ground truth
+    fails is left out and recorded in ``run.json`` (:mod:`stochbox.exclusions`);
+    ``strict=True`` stops with its TruthError instead, before any folder exists.
     """
     out_dir = Path(out_dir).expanduser()
     _check_out_dir(out_dir)
@@ -428,8 +434,11 @@ def start_run(
 
     async def main() -> RunOutcome:
         refs = [cache.ref(s, config.reference_n, config.seed) for s in scenarios]
-        # Ground truth first: a broken program is reported before any folder exists.
-        references = await load_references(refs, scenarios, cache, sandbox, config.jobs)
+        # Ground truth first: a broken program is reported (or, strict, stops the run) before any folder exists.
+        if strict:
+            references, excluded = await load_references(refs, scenarios, cache, sandbox, config.jobs), []
+        else:
+            references, excluded = await working_references(refs, scenarios, cache, sandbox, config.jobs)
         _create_dir(out_dir)
         info = RunInfo(
             run_id=new_run_id(),
@@ -439,8 +448,9 @@ def start_run(
             models=[a.describe() for a in agents],
             sandbox=sandbox.describe(),
             versions=package_versions(),
-            scenarios=scenarios,
-            references=refs,
+            scenarios=[s for s in scenarios if s.id in references],
+            references=[r for r in refs if r.scenario in references],
+            excluded=excluded,
             default_prompts=default_templates(),
         )
         write_run_info(out_dir, info)

@@ -29,7 +29,7 @@ def demo_command(
 ) -> None:
     """Native vs tool-assisted on a few built-in scenarios, ending with the comparison table."""
     from stochbox.cli.eval_cmd import print_comparison
-    from stochbox.cli.run_cmd import _warn_unconfined, _with_progress
+    from stochbox.cli.run_cmd import _warn_at_start, _with_progress
     from stochbox.config import RunConfig
     from stochbox.evaluators import compare_runs, get_preset, load_run
     from stochbox.report import build_report, print_report, report_console
@@ -49,7 +49,7 @@ def demo_command(
     console = report_console()
     console.print(f"[bold]stochbox demo[/]: {model}, native vs tool-assisted, N={n}, run folder {out}")
     outcome = _with_progress(
-        lambda hook: start_run(config, out, progress=hook, on_start=_warn_unconfined), out, quiet=False
+        lambda hook: start_run(config, out, progress=hook, on_start=_warn_at_start), out, quiet=False
     )
     console.print(f"{outcome.done}/{outcome.total} episodes stored in {out}")
     print_report(build_report(out), per_scenario=True)

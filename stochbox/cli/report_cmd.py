@@ -15,17 +15,20 @@ def report_command(
     preset: Optional[str] = typer.Option(None, "--preset", help="stochbox | unpredictabench | unpredictabench-mc | unpredictabench-v1 (default: the run's)."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write a static HTML report to this file."),
     sandbox: Optional[str] = typer.Option(None, "--sandbox", help="Backend to regenerate a reference missing from the truth cache."),
+    by_tag: Optional[list[str]] = typer.Option(None, "--by-tag", help="Also KS@N per value of tags PREFIX:value, e.g. --by-tag group (repeatable)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute every verdict; neither read nor write the run's verdicts.sqlite."),
 ) -> None:
     """Evaluate a run: KS@N per model and mode, and per-scenario tests."""
     from stochbox.report import build_report, print_report, write_html  # evaluators: scipy
 
-    report = build_report(run_dir, alpha=alpha, preset=preset, sandbox=sandbox)
+    by_tag = by_tag or []
+    report = build_report(run_dir, alpha=alpha, preset=preset, sandbox=sandbox, by_tag=by_tag, use_cache=not no_cache)
     if as_json:
         typer.echo(report.to_json(), nl=False)
     else:
         print_report(report)
     if html is not None:
-        path = write_html([run_dir], html, alpha=alpha, preset=preset, sandbox=sandbox)
+        path = write_html([run_dir], html, alpha=alpha, preset=preset, sandbox=sandbox, by_tag=by_tag, use_cache=not no_cache)
         typer.echo(f"wrote {path}", err=True)
 
 

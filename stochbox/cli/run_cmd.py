@@ -69,6 +69,7 @@ def run_command(
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="Truth cache folder (default $STOCHBOX_CACHE_DIR or the user cache dir)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Finish the run in this folder (settings come from its run.json)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no per-scenario rows."),
+    strict: bool = typer.Option(False, "--strict", help="Stop when any scenario's ground truth fails (default: leave it out, warn, record it in run.json)."),
 ) -> None:
     """Run models on scenarios and print the KS@N table."""
     from stochbox.conditions import parse_condition, parse_model_options
@@ -99,8 +100,10 @@ def run_command(
                 f"--resume takes the run's settings from {resume}/run.json; drop {', '.join(given)}",
                 hint="start a new run with --out to use other settings",
             )
+        if strict:
+            raise ConfigError("--strict applies when a run starts; a resumed run keeps the exclusions recorded in its run.json")
         run_dir = resume
-        do_run = lambda hook: resume_run(resume, overrides=runtime, progress=hook, on_start=_warn_unconfined)  # noqa: E731
+        do_run = lambda hook: resume_run(resume, overrides=runtime, progress=hook, on_start=_warn_at_start)  # noqa: E731
     else:
         if not model:
             raise ConfigError("--model is required (e.g. --model baseline:oracle)")
@@ -108,7 +111,7 @@ def run_command(
             raise ConfigError("--out DIR is required: the new run folder")
         config = RunConfig.from_options(**result_opts, **runtime)
         run_dir = out_dir
-        do_run = lambda hook: start_run(config, out_dir, progress=hook, on_start=_warn_unconfined)  # noqa: E731
+        do_run = lambda hook: start_run(config, out_dir, progress=hook, on_start=_warn_at_start, strict=strict)  # noqa: E731
     outcome = _with_progress(do_run, run_dir, quiet=quiet)
     console.print(
         f"run {outcome.run_id}: {outcome.ran} episode(s) run, {outcome.done}/{outcome.total} stored "
@@ -117,9 +120,11 @@ def run_command(
     print_report(build_report(run_dir), per_scenario=not quiet)
 
 
-def _warn_unconfined(info: RunInfo) -> None:
+def _warn_at_start(info: RunInfo) -> None:
     if not info.sandbox.get("isolating", True):
         typer.echo(f"warning: sandbox '{info.sandbox.get('backend')}' does not isolate; model code and ground truth run unconfined", err=True)
+    for e in info.excluded:
+        typer.echo(f"warning: scenario '{e.scenario}' ({e.source}) left out of the run: {e.reason} (--strict stops instead)", err=True)
 
 
 def _with_progress(do_run, run_dir: Path, *, quiet: bool) -> RunOutcome:
