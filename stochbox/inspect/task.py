@@ -32,7 +32,7 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessageSystem, ChatMessageUser, execute_tools, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 from inspect_ai.tool import ToolDef, ToolError, ToolParams
-from inspect_ai.util import sandbox, store
+from inspect_ai.util import registry_info, sandbox, store
 
 from stochbox.agents.base import AgentLimits
 from stochbox.agents.parsing import answer_json_schema, parse_answer, parse_value
@@ -162,8 +162,7 @@ def tool_episode(pack: str, max_model_calls: int, max_tool_calls: int, exec_time
     return solve
 
 
-@task(name="sampling")
-def sampling(
+def _sampling(
     pack: str = "canonical",
     n: int = 20,
     mode: str = "native",
@@ -212,3 +211,19 @@ def sampling(
         sandbox=("stochbox", StochboxSandboxConfig(backend=backend)) if mode == "tool" else None,  # type: ignore[arg-type]
         epochs=Epochs(1),
     )
+
+
+def _register_namespaced(fn, name: str):
+    """Register ``fn`` as the task ``stochbox/<name>``.
+
+    Inspect prefixes the package itself when it recognises an installed one; in a source checkout,
+    the ``stochbox.egg-info`` that an editable install leaves in the folder hides the install from
+    that check, so the namespace is then given explicitly.
+    """
+    registered = task(name=name)(fn)
+    if registry_info(registered).name != f"stochbox/{name}":
+        registered = task(name=f"stochbox/{name}")(fn)
+    return registered
+
+
+sampling = _register_namespaced(_sampling, "sampling")
