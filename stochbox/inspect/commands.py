@@ -90,7 +90,7 @@ if _sb_kind == "command":
     try:
         _sb_proc = _sb_subprocess.run(_sb_argv, input=_sb_stdin if _sb_stdin is not None else b"", capture_output=True)
     except FileNotFoundError:
-        _sb_sys.stderr.write(f"{_sb_argv[0]}: command not found\n")
+        _sb_sys.stderr.write(f"{_sb_argv[0]}: command not found in the stochbox sandbox (PATH={_sb_os.environ.get('PATH')})\n")
         _sb_sys.exit(127)
     except PermissionError as _sb_exc:
         _sb_sys.stderr.write(f"{_sb_argv[0]}: {_sb_exc}\n")

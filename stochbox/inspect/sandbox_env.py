@@ -36,6 +36,7 @@ Contract (Inspect's :class:`SandboxEnvironment` API):
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import threading
@@ -144,7 +145,16 @@ class _Pools:
             sb.close()
 
 
+    def close_all(self) -> None:
+        with self.lock:
+            pools, self.open, self.users = list(self.open.values()), {}, {}
+        for sb in pools:
+            sb.close()
+
+
 POOLS = _Pools()
+# Environments made outside a task (sample_init without task_init) open a pool on first use; close it at exit.
+atexit.register(POOLS.close_all)
 
 
 @sandboxenv(name="stochbox")
