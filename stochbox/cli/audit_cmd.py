@@ -139,7 +139,7 @@ def export_command(
         typer.echo(str(export_inspect(run_dir, out)))
         return
     if fmt not in ("parquet", "csv"):
-        raise ConfigError(f"--format {fmt}: use parquet, csv or inspect")
+        raise ConfigError(f"--format {fmt}: use parquet or csv (two tables), or inspect (an Inspect eval log)")
     for path in export_run(run_dir, fmt, out):  # type: ignore[arg-type]
         typer.echo(str(path))
 
