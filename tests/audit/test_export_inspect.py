@@ -85,3 +85,12 @@ def test_export_inspect_refuses_other_file_kinds(scripted_run, tmp_path, capsys)
     run_dir, _ = scripted_run
     code, _, err = cli(capsys, "export", str(run_dir), "--format", "inspect", "--out", str(tmp_path / "log.txt"))
     assert code == 2 and ".eval" in err
+
+
+def test_export_inspect_without_the_extra_names_it(scripted_run, tmp_path, monkeypatch, capsys):
+    import sys
+
+    run_dir, _ = scripted_run
+    monkeypatch.setitem(sys.modules, "inspect_ai", None)  # what an installation without the 'inspect' extra sees
+    code, _, err = cli(capsys, "export", str(run_dir), "--format", "inspect", "--out", str(tmp_path / "x.eval"))
+    assert code == 2 and "stochbox[inspect]" in err
