@@ -26,3 +26,22 @@ def jail_backend() -> str:
     problem = jail_problem()
     require_or_skip("STOCHBOX_REQUIRE_JAIL", problem is None, f"local jail unavailable: {problem}")
     return "local"
+
+
+@pytest.fixture(scope="module")
+def docker_backend() -> str:
+    from stochbox.sandbox.base import SandboxSpec
+    from stochbox.sandbox.docker_backend import docker_available, docker_client
+
+    if not docker_available(timeout_s=2.0):
+        require_or_skip("STOCHBOX_REQUIRE_DOCKER", False, "no Docker engine answers")
+    client = docker_client()
+    try:
+        client.images.get(SandboxSpec().image)
+        present = True
+    except Exception:
+        present = False
+    finally:
+        client.close()
+    require_or_skip("STOCHBOX_REQUIRE_DOCKER", present, "sandbox image missing (stochbox sandbox build-image)")
+    return "docker"

@@ -166,3 +166,31 @@ def test_the_same_checks_fail_in_inspects_unconfined_local_sandbox(tmp_path):
     assert log.status == "success", log.error
     results = {r["name"]: r for r in log.samples[0].store["results"]}
     assert not results["secret-file"]["passed"] and not results["host-env"]["passed"], results
+
+
+@pytest.mark.docker
+def test_docker_backend_behind_inspects_api_runs_python_and_commands_contained(docker_backend, tmp_path):
+    """The same environment on stochbox's hardened containers: exec paths, then checks of the battery in a task."""
+    from inspect_ai import eval as inspect_eval
+
+    from stochbox.inspect.sandbox_env import StochboxSandboxConfig, StochboxSandboxEnvironment
+
+    config = StochboxSandboxConfig(backend=docker_backend, pool_size=1, memory_mb=256)
+
+    async def scenario():
+        await StochboxSandboxEnvironment.task_init("docker-test", config)
+        try:
+            env = (await StochboxSandboxEnvironment.sample_init("docker-test", config, {}))["default"]
+            await env.write_file("in.txt", "from the host\n")
+            py = await env.exec(["python3", "-c", "print(open('in.txt').read().strip())"])
+            sh = await env.exec(["sh", "-c", "cat in.txt; exit 5"])
+            return py, sh
+        finally:
+            await StochboxSandboxEnvironment.task_cleanup("docker-test", config, True)
+
+    py, sh = asyncio.run(scenario())
+    assert py.stdout == "from the host\n" and (sh.returncode, sh.stdout) == (5, "from the host\n")
+    spec = ("stochbox", config)
+    log = inspect_eval(battery_task(spec, ("network", "secret-file", "host-env")), model="mockllm/model", log_dir=str(tmp_path), display="none")[0]
+    results = {r["name"]: r for r in log.samples[0].store["results"]}
+    assert all(r["passed"] for r in results.values()), results
