@@ -16,6 +16,10 @@ load with ``pandas.read_parquet``/``read_csv``. Column names are stable:
 
 pandas and pyarrow are the ``export`` extra, imported only here;
 :class:`~stochbox.errors.MissingExtraError` names it when absent.
+
+:func:`export_inspect` writes the run as one Inspect eval log instead
+(``--format inspect``; the ``inspect`` extra; the conversion is
+:mod:`stochbox.inspect.eval_log`).
 """
 
 from __future__ import annotations
@@ -121,3 +125,17 @@ def export_run(run_dir: Path | str, fmt: Format = "parquet", out_dir: Path | str
         except OSError as exc:
             raise RunStoreError(f"cannot write {path}: {exc.strerror or exc}") from None
     return paths
+
+
+def export_inspect(run_dir: Path | str, out: Path | str | None = None) -> Path:
+    """Write the run as an Inspect eval log (default ``<run_dir>/run.eval``); returns its path."""
+    try:
+        import inspect_ai  # noqa: F401
+    except ImportError:
+        raise MissingExtraError("stochbox export --format inspect", "inspect") from None
+    from stochbox.inspect.eval_log import write_inspect_log
+
+    out = Path(out) if out is not None else Path(run_dir) / "run.eval"
+    if out.suffix not in (".eval", ".json"):
+        raise ConfigError(f"--out {out}: an Inspect log file ends in .eval (or .json)")
+    return write_inspect_log(run_dir, out)

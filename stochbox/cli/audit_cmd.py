@@ -127,14 +127,19 @@ def view_command(
 
 def export_command(
     run_dir: Path = _RUN_DIR,
-    fmt: str = typer.Option("parquet", "--format", "-f", help="parquet | csv."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for episodes.* and events.* (default RUN_DIR/export)."),
+    fmt: str = typer.Option("parquet", "--format", "-f", help="parquet | csv | inspect (an Inspect eval log)."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Folder for episodes.* and events.* (default RUN_DIR/export); with inspect: the .eval file (default RUN_DIR/run.eval)."
+    ),
 ) -> None:
-    """Export the run as two tables, episodes and events (needs the 'export' extra)."""
-    from stochbox.export import export_run
+    """Export the run as two tables, episodes and events (the 'export' extra), or as an Inspect eval log (the 'inspect' extra)."""
+    from stochbox.export import export_inspect, export_run
 
+    if fmt == "inspect":
+        typer.echo(str(export_inspect(run_dir, out)))
+        return
     if fmt not in ("parquet", "csv"):
-        raise ConfigError(f"--format {fmt}: use parquet or csv")
+        raise ConfigError(f"--format {fmt}: use parquet or csv (two tables), or inspect (an Inspect eval log)")
     for path in export_run(run_dir, fmt, out):  # type: ignore[arg-type]
         typer.echo(str(path))
 
