@@ -95,15 +95,17 @@ class NumberToken:
 def _glued(text: str, start: int, end: int) -> str | None:
     before = text[start - 1] if start > 0 else ""
     after = text[end] if end < len(text) else ""
-    nxt = text[end + 1] if end + 1 < len(text) else ""
-    if before and (before.isalnum() or before in "._" or _NUMERIC_MARKS.match(before) or before in _DASHES):
+    nxt = text[end + 1 : end + 3].lstrip("+-")[:1]  # a digit after the separator, signed or not
+    if after and after in "+-" and nxt.isdigit():
+        return "part of an expression or range"
+    if before and (before.isalnum() or before in "._/+-" or _NUMERIC_MARKS.match(before) or before in _DASHES):
         return "glued to the text before it"
-    if after and (after.isalnum() or after == "_" or _NUMERIC_MARKS.match(after) or after in _DASHES):
+    if after and (after.isalnum() or after in "_/+-" or _NUMERIC_MARKS.match(after) or after in _DASHES):
         return "glued to the text after it"
     if after in ".:," and nxt.isdigit():
         return "followed by another separator and digits"
-    if before in ":" and start > 1 and text[start - 2].isdigit():
-        return "part of a time or ratio"
+    if before and before in ".,:" and start > 1 and text[start - 2].isdigit():
+        return "continues the number before it"
     return None
 
 

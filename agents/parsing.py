@@ -34,7 +34,7 @@ SAMPLES_KEYS = ("samples", "answers", "values", "results", "draws")
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 _FENCE = re.compile(r"```([A-Za-z0-9_+-]*)[ \t]*\n(.*?)(```|$)", re.S)
 _MARKER = re.compile(
-    r"\b(?:final\s+answer|answer|result|sample|i\s+(?:got|get|pick|choose|rolled|drew))\s*(?:is|was|:|=|-)?\s*[:=]?\s*",
+    r"\b(?:final\s+answer|answer|result|sample|i\s+(?:got|get|pick|choose|rolled|drew))\s*(?:is|was|:|=|-(?![\d.]))?\s*[:=]?\s*",  # a "-" before a digit is the sign
     re.I,
 )
 
