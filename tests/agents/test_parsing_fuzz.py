@@ -18,12 +18,11 @@ terminal summary; the total is in docs/models.md.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
-import unicodedata
 
 from fuzz_count import count
+from stated_values import assert_stated, fold_text as _fold
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -41,75 +40,6 @@ VEC = AnswerFormat(type="vector", dim=3)
 IVEC = AnswerFormat(type="vector", dim=2, element="integer")
 PERM = AnswerFormat(type="list", items=["A", "B", "C", "D"])
 FORMATS = {"number": NUM, "integer": INT, "label": LAB, "vector": VEC, "ivector": IVEC, "list": PERM}
-
-
-# --- an independent reading of the values a reply states -----------------------------------------------------
-
-
-def _fold(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch == "\u2212":
-            ch = "-"
-        elif ch == "\u066b":
-            ch = "."
-        elif ch == "\u066c":
-            ch = ","
-        elif unicodedata.category(ch) == "Nd":
-            ch = str(unicodedata.digit(ch))
-        elif unicodedata.decomposition(ch).split(" ")[0] in ("<wide>", "<narrow>", "<font>", "<small>", "<noBreak>"):
-            nfkc = unicodedata.normalize("NFKC", ch)
-            ch = nfkc if nfkc.isascii() else ch
-        out.append(ch)
-    return "".join(out)
-
-
-_RUN = re.compile(r"[0-9.,/eE+\-]+")
-_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
-
-
-def _readings(run: str) -> set[float]:
-    run = run.rstrip(".,")
-    out: set[float] = set()
-    if _FLOAT.fullmatch(run):
-        out.add(float(run))
-    if re.fullmatch(r"[-+]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?", run):
-        out.add(float(run.replace(",", "")))
-    m = re.fullmatch(r"([-+]?)([0-9]+)/([0-9]+)", run)
-    if m and int(m.group(3)):
-        out.add((-1 if m.group(1) == "-" else 1) * int(m.group(2)) / int(m.group(3)))
-    pieces = re.split(",+", run)
-    if len(pieces) > 1 and all(_FLOAT.fullmatch(p) for p in pieces):
-        out.update(float(p) for p in pieces)
-    return out
-
-
-def stated_values(text: str) -> set[float]:
-    text = _fold(text)
-    values: set[float] = set()
-    for m in _RUN.finditer(text):
-        run = m.group(0)
-        found = re.match(r"[.,]*?(?=[-+]?(?:[0-9]|\.[0-9]))", run)
-        lead = found.group(0) if found else ""  # separators before the number
-        run = run[len(lead):]
-        before = (text[m.start() - 1] if m.start() else " ") if not lead else " "
-        after = text[m.end()] if m.end() < len(text) and run == run.rstrip(".,") else " "
-        if before.isalnum() or after.isalnum() or "_" in (before, after):
-            continue
-        values |= _readings(run)
-    return values
-
-
-def assert_stated(text: str, fmt: AnswerFormat, samples: list) -> None:
-    folded = _fold(text).lower()
-    numbers = stated_values(text)
-    for sample in samples:
-        parts = sample if isinstance(sample, list) else [sample]
-        for part in parts:
-            if isinstance(part, str):
-                assert part.lower() in folded, (text, sample)
-            else:
-                assert math.isfinite(part) and float(part) in numbers, (text, sample, sorted(numbers)[:20])
 
 
 # --- generated replies -----------------------------------------------------------------------------------------
