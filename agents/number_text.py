@@ -17,12 +17,13 @@ Contract (the parser's contract in docs/models.md rests on it):
   a decimal (sign, digits, point, exponent), a decimal with valid
   thousands commas (``1,234,567.5``) or a fraction of two integers
   (``7/2`` is 3.5). It is refused when its value is not what it looks like
-  on its own: glued to letters or other numeric characters (``0x10``,
-  ``5kg``, ``10²``, ``3½``), several points or a time (``1.2.3``,
+  on its own: glued to other numeric characters (``10²``, ``3½``), several points or a time (``1.2.3``,
   ``12:30``), a percentage (``50%``), a scale word (``2.5 million``), part
   of an expression or range (``2+3``, ``3-5``, ``3 × 10^4``, ``3.5 ± 0.2``,
   ``3–5``). Commas that are not thousands separators separate a list
   (``3,5`` is 3 and 5, never 3.5 or 35).
+* Digits inside a word (``d6``, ``mp3``, ``x2``, ``5kg``, ``0x10``) are
+  not numbers: no token at all.
 * ``group`` numbers tokens that form one list: the same comma run, or
   consecutive tokens separated only by spaces, ``,``, ``;``, ``and``,
   ``or`` or ``to``. A reply that must hold one value and gives a list is
@@ -92,6 +93,12 @@ class NumberToken:
     signed: bool = False
 
 
+def _in_word(text: str, start: int, end: int) -> bool:
+    before = text[start - 1] if start > 0 else ""
+    after = text[end] if end < len(text) else ""
+    return before.isalpha() or after.isalpha() or "_" in (before, after)
+
+
 def _glued(text: str, start: int, end: int) -> str | None:
     before = text[start - 1] if start > 0 else ""
     after = text[end] if end < len(text) else ""
@@ -133,6 +140,8 @@ def number_tokens(text: str) -> list[NumberToken]:
     for m in _RUN.finditer(text):
         sign, body = m.group(1), m.group(2)
         start, end = m.start(), m.end()
+        if _in_word(text, start, end):
+            continue  # "d6", "mp3", "x2", "5kg", "0x10": part of a word, not a number
         refused = _glued(text, start, end)
         if refused is None and _AFTER_PERCENT.match(text, end):
             refused = "a percentage (ambiguous: 50% is 50 or 0.5)"

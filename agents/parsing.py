@@ -191,6 +191,8 @@ def _one_from_text(text: str, fmt: AnswerFormat, *, marker_only: bool = False) -
             after = [tok for tok in tokens if tok.start >= len(text) - len(segment)]
             if after:
                 return _one_number(after, fmt, "marker")
+            if any(ch.isdigit() for ch in segment):  # "ANSWER: 0x10": refused, not a number from elsewhere
+                raise ValueError("no readable number after the answer marker")
         if tokens:
             return _one_number(tokens, fmt, "last_number")
         raise ValueError("no number in the answer")

@@ -122,6 +122,8 @@ def test_answer_schema_matches_format():
         ("ANSWER: \ud83c 4.5", 4.5),  # a lone surrogate does not stop the number after it
         ("ANSWER: 4 (rolled a d6)", 4.0),
         ("4 is my answer.", 4.0),  # a marker with no number after it: the last number
+        ("I rolled a d6 and it shows 4", 4.0),  # digits inside a word are not numbers
+        ('{"answer": "d6: 4"}', 4.0),
     ],
 )
 def test_contract_values_read_as_stated(text, expected):
@@ -149,8 +151,9 @@ def test_contract_values_read_as_stated(text, expected):
         ("ANSWER: 10²", "glued"),  # NFKC would make this 102
         ("ANSWER: 3½", "glued"),  # NFKC would make this 31⁄2
         ("ANSWER: –3.5", "glued"),  # an en dash: sign unclear
-        ("ANSWER: 0x10", "glued"),
-        ("ANSWER: 5kg", "glued"),
+        ("ANSWER: 0x10", "no readable number"),
+        ("ANSWER: 5kg", "no readable number"),
+        ("Rolled 3 times. ANSWER: 0x10", "no readable number"),  # never the 3 from before the marker
         ("ANSWER: 1.2.3", "separator"),
         ("ANSWER: 12:30", "separator"),
         ("ANSWER: 7/0", "division by zero"),
