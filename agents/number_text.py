@@ -77,6 +77,8 @@ _OPERATORS = {"+", "-", "*", "**", "×", "x", "X", "/", "÷", "^", "±", "·", "
 _AFTER_PERCENT = re.compile(r"\s?[%‰]")
 _AFTER_SCALE = re.compile(r"\s+(?:hundred|thousand|million|billion|trillion|quadrillion)s?\b", re.I)
 _AFTER_POWER = re.compile(r"\s*(?:\*\*|\^)")
+_SEPARATED_AFTER = re.compile(r"[.,:]+[-+]?[0-9]")
+_SEPARATED_BEFORE = re.compile(r"[0-9][.,:]+$")
 _LIST_GAP = re.compile(r"\s*(?:[,;]|and|or|to)?\s*", re.I)
 
 
@@ -109,9 +111,9 @@ def _glued(text: str, start: int, end: int) -> str | None:
         return "glued to the text before it"
     if after and (after.isalnum() or after in "_/+-" or _NUMERIC_MARKS.match(after) or after in _DASHES):
         return "glued to the text after it"
-    if after in ".:," and nxt.isdigit():
+    if _SEPARATED_AFTER.match(text, end):
         return "followed by another separator and digits"
-    if before and before in ".,:" and start > 1 and text[start - 2].isdigit():
+    if _SEPARATED_BEFORE.search(text, max(0, start - 16), start):
         return "continues the number before it"
     return None
 

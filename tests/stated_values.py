@@ -47,8 +47,8 @@ def _readings(run: str) -> set[float]:
     m = re.fullmatch(r"([-+]?)([0-9]+)/([0-9]+)", run)
     if m and int(m.group(3)):
         out.add((-1 if m.group(1) == "-" else 1) * int(m.group(2)) / int(m.group(3)))
-    pieces = re.split(",+", run)
-    if len(pieces) > 1 and all(_FLOAT.fullmatch(p) for p in pieces):
+    pieces = [p for p in re.split(",+", run) if re.search("[0-9]", p)]  # ",e": a comma, then a word
+    if "," in run and pieces and all(_FLOAT.fullmatch(p) for p in pieces):
         out.update(float(p) for p in pieces)
     return out
 
