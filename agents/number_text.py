@@ -176,8 +176,3 @@ def number_tokens(text: str) -> list[NumberToken]:
                 tokens.append(NumberToken(start, end, m.group(0), -v if neg and i == 0 else v, None, group, bool(sign)))
         prev_end = end
     return tokens
-
-
-def stated_numbers(text: str) -> list[float]:
-    """The values :func:`number_tokens` reads from ``text`` (folded here), refused spans left out."""
-    return [t.value for t in number_tokens(fold_text(text)) if t.value is not None]
