@@ -88,7 +88,8 @@ async def run_tool(tool: Tool, raw_args: Any, call_id: str, ledger: EpisodeLedge
         ledger.emit("tool_result", tool=tool.name, call_id=call_id, ok=False, output=None, error=error)
         return f"Error: {error}", False
     output, replaced = valid_unicode(output if isinstance(output, str) else str(output))  # a tool's text is outside text too
-    ledger.emit("tool_result", tool=tool.name, call_id=call_id, ok=True, output=output, error=None, **({"unicode_replaced": replaced} if replaced else {}))
+    extra = {"unicode_replaced": replaced} if replaced else {}
+    ledger.emit("tool_result", tool=tool.name, call_id=call_id, ok=True, output=output, error=None, **extra)
     return output, True
 
 
