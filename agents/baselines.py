@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stochbox.agents.base import Agent, EpisodeContext, EpisodeOutcome
-from stochbox.agents.exec_event import sandbox_exec_fields
+from stochbox.agents.exec_event import sandbox_exec_fields, valid_exec_result
 from stochbox.errors import StochboxError
 from stochbox.results import EpisodeStatus, Mode
 from stochbox.sandbox.base import TRUTH_OUTPUT_CAP
@@ -119,10 +119,13 @@ class OracleAgent(Agent):
         res = await ctx.sandbox.aexecute(  # type: ignore[union-attr]
             code, timeout_s=timeout_s, seed=seed, output_cap=TRUTH_OUTPUT_CAP, globals_=globals_
         )
+        res, replaced = valid_exec_result(res)
         fields = sandbox_exec_fields(
             res, code=code, globals_=globals_, seed=seed, timeout_s=timeout_s,
             output_cap=TRUTH_OUTPUT_CAP, trim=_TRACE_OUTPUT_CHARS,
         )
+        if replaced:
+            fields["unicode_replaced"] = replaced
         # everything the execution ran with (and the pack's program), so replay needs nothing but the trace
         ctx.emit("sandbox_exec", **fields, program=sc.ground_truth.code)
         return parse_samples(sc, res, n)

@@ -34,8 +34,11 @@ Contract:
   ``ValueError``, not retried) for a 200 reply that is not a chat completion
   (no JSON, an ``error`` object, no ``choices``). An empty ``content`` is not
   an error: it is an empty AIMessage, as with langchain-openai.
-* Tool-call arguments that are not JSON become ``invalid_tool_calls``; the
-  call does not fail.
+* Tool-call arguments that are not JSON (or not a JSON object) become
+  ``invalid_tool_calls``; the call does not fail. ``refusal`` and
+  ``reasoning_content`` (vLLM, DeepSeek) are kept in ``additional_kwargs``.
+  Strings are passed on as decoded (lone surrogates included): the ledger
+  makes them valid Unicode (:mod:`stochbox.unicode_text`).
 """
 
 from __future__ import annotations
@@ -179,7 +182,9 @@ def to_ai_message(message: Mapping[str, Any], *, usage: Mapping[str, Any] | None
         except Exception as exc:  # OutputParserException, or arguments that are not a string
             invalid.append(make_invalid_tool_call(raw, str(exc)))
             continue
-        if parsed is not None:
+        if parsed is not None and not isinstance(parsed.get("args"), dict):  # e.g. arguments "[1, 2]" or "3"
+            invalid.append(make_invalid_tool_call(raw, f"arguments are not a JSON object: {type(parsed.get('args')).__name__}"))
+        elif parsed is not None:
             tool_calls.append(parsed)
     extra = {"refusal": message["refusal"]} if message.get("refusal") else {}
     reasoning = message.get("reasoning_content") or message.get("reasoning")  # DeepSeek/vLLM/llama.cpp; OpenRouter

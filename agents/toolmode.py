@@ -37,6 +37,7 @@ from stochbox.agents.parsing import ParsedAnswer, answer_json_schema, parse_answ
 from stochbox.agents.prompts import code_system, describe_answer, last_turn, submit_again, templates_for, tool_system, user_prompt
 from stochbox.agents.tools import SUBMIT, Tool, ToolError, format_exec_result
 from stochbox.scenarios.models import AnswerFormat
+from stochbox.unicode_text import valid_unicode
 
 Protocol = Literal["functions", "code"]
 
@@ -86,7 +87,9 @@ async def run_tool(tool: Tool, raw_args: Any, call_id: str, ledger: EpisodeLedge
     if error is not None:
         ledger.emit("tool_result", tool=tool.name, call_id=call_id, ok=False, output=None, error=error)
         return f"Error: {error}", False
-    ledger.emit("tool_result", tool=tool.name, call_id=call_id, ok=True, output=output, error=None)
+    output, replaced = valid_unicode(output if isinstance(output, str) else str(output))  # a tool's text is outside text too
+    extra = {"unicode_replaced": replaced} if replaced else {}
+    ledger.emit("tool_result", tool=tool.name, call_id=call_id, ok=True, output=output, error=None, **extra)
     return output, True
 
 

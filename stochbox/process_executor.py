@@ -196,7 +196,19 @@ def _result(msg: tuple[Any, ...]) -> tuple[EpisodeRecord, list[Any]]:
         return msg[2], msg[3]
     if kind == "config_error":
         raise StochboxError(msg[2], hint=msg[3])
-    raise RuntimeError(f"a worker process raised:\n{msg[2]}")
+    raise WorkerEpisodeError(msg[2])
+
+
+class WorkerEpisodeError(RuntimeError):
+    """An episode raised in a worker process; ``exception_type`` and ``str()`` are the worker's exception,
+    ``traceback`` its full text (see :mod:`stochbox.internal_failure`)."""
+
+    def __init__(self, text: str) -> None:
+        last = (text.strip().splitlines() or ["Exception"])[-1]
+        name, _, message = last.partition(": ")
+        super().__init__(message or last)
+        self.exception_type = name.rsplit(".", 1)[-1] or "Exception"
+        self.traceback = text
 
 
 class ProcessExecutor(Executor):

@@ -17,8 +17,10 @@ Contract:
   finished episode is committed to ``run.sqlite`` before its ``episode_end``
   trace event, so the store is the truth after a crash. An agent bug or an
   episode overrunning its time limit becomes a ``failed``/``limit`` record,
-  never a crashed run; a :class:`StochboxError` raised by an agent (a
-  configuration mistake) stops the run.
+  never a crashed run; so does any other exception while an episode is
+  computed or stored (:mod:`stochbox.internal_failure`, counted in
+  ``RunOutcome.internal_errors``); a :class:`StochboxError` (a configuration
+  mistake, a full disk) stops the run.
 * On cancellation (Ctrl-C) every finished episode is already stored; the
   trace gets ``run_end`` with status ``interrupted`` and the
   ``KeyboardInterrupt``/``CancelledError`` propagates to the caller. Any
@@ -48,6 +50,7 @@ from stochbox.config import OPTION_NAMES, RUNTIME_FIELDS, RunConfig
 from stochbox.errors import ConfigError, RunStoreError, StochboxError
 from stochbox.exclusions import working_references
 from stochbox.executors import Executor, make_executor
+from stochbox.internal_failure import internal_failure_record
 from stochbox.plan import EpisodeSpec, RunPlan, plan_episodes
 from stochbox.prompt_templates import default_templates
 from stochbox.reference import ReferenceCache, ReferenceRef
@@ -76,6 +79,7 @@ class RunOutcome:
     done: int  # episodes stored (including earlier attempts)
     ran: int  # episodes run by this call
     statuses: dict[str, int] = field(default_factory=dict)
+    internal_errors: int = 0  # episodes stored as failed because stochbox raised (stochbox.internal_failure)
 
 
 @contextmanager
@@ -195,7 +199,7 @@ class _Run:
             store.close()
             raise _trace_error(self.run_dir, exc) from None
         statuses: dict[str, int] = {}
-        ran = 0
+        ran = internal_errors = 0
         status = "failed"
         try:
             done_ids = store.done_ids()
@@ -222,13 +226,20 @@ class _Run:
             pending = iter(todo)
 
             async def worker() -> None:
-                nonlocal done, ran
+                nonlocal done, ran, internal_errors
                 for spec in pending:  # a shared iterator: each episode is taken once
                     if stopping:
                         return
                     await asyncio.sleep(0)  # yield even when agents never do, so stops and peers get a turn
-                    record = await self.executor.run_episode(self, spec, trace)
-                    store.put(record)
+                    try:
+                        record = await self.executor.run_episode(self, spec, trace)
+                        store.put(record)
+                    except StochboxError:
+                        raise
+                    except Exception as exc:  # stochbox's own bug: this episode is failed, the run goes on
+                        record = internal_failure_record(self.info.run_id, spec, exc, partial(trace.emit, episode_id=spec.episode_id))
+                        store.put(record)
+                        internal_errors += 1
                     trace.emit(
                         "episode_end",
                         episode_id=spec.episode_id,
@@ -260,7 +271,7 @@ class _Run:
             raise
         finally:
             try:
-                trace.emit("run_end", status=status, episodes=store.count(), ran=ran)
+                trace.emit("run_end", status=status, episodes=store.count(), ran=ran, internal_errors=internal_errors)
             except StochboxError:  # a full disk must not mask the error that stopped the run
                 pass
             trace.close()
@@ -275,6 +286,7 @@ class _Run:
             done=done,
             ran=ran,
             statuses=statuses,
+            internal_errors=internal_errors,
         )
 
     async def _run_episode(self, spec: EpisodeSpec, trace: "_GuardedTrace") -> EpisodeRecord:

@@ -17,20 +17,24 @@ Contract:
   else by ``repr``); non-finite floats are written as ``null`` (JSON has no
   NaN). A line orjson refuses (an integer beyond 64 bits, a lone surrogate)
   is written by the standard library's encoder, ASCII-escaped, so no event
-  is lost to serialization.
+  is lost to serialization. No line holds an invalid string: a lone
+  surrogate that reached the writer (outside text is made valid where it
+  enters, :mod:`stochbox.unicode_text`) is replaced by U+FFFD here and
+  counted in the event's ``unicode_replaced``.
 
 Event names used by stochbox (payload fields in brackets):
 
 ``run_start`` [config, versions, sandbox, unconfined, resumed, episodes_total,
-episodes_todo], ``run_end`` [status (complete|interrupted|failed), episodes, ran],
+episodes_todo], ``run_end`` [status (complete|interrupted|failed), episodes, ran, internal_errors],
 ``episode_start`` [scenario, mode, model, index, seed, condition],
 ``episode_end`` [status, n_samples, reason],
 ``model_request`` [messages, tools], ``model_response`` [content, tool_calls,
-latency_s, usage, reasoning], ``parse`` [ok, value, reason],
+latency_s, usage, reasoning, unicode_replaced], ``parse`` [ok, value, reason],
 ``tool_call`` [tool, args, call_id], ``tool_result`` [tool, call_id, ok, output, error],
 ``sandbox_exec`` [code, seed, stdout, stderr, exit_code, timed_out, duration_s,
-truncated, killed_reason, sandbox_error, backend], ``sample_submitted``
-[samples], ``limit_hit`` [limit, value], ``error`` [where, message],
+truncated, killed_reason, sandbox_error, backend, unicode_replaced], ``sample_submitted``
+[samples], ``limit_hit`` [limit, value], ``error`` [where, message; ``where: internal``
+adds exception, traceback],
 ``retry`` [where, attempt, delay_s, reason].
 """
 
@@ -46,6 +50,8 @@ from typing import Any
 import orjson
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
+
+from stochbox.unicode_text import valid_unicode_data
 
 SCHEMA_VERSION = 1
 TRACE_FILE = "trace.jsonl"
@@ -144,8 +150,16 @@ _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 def _dumps(obj: Any, **_: Any) -> bytes:
     try:
         return orjson.dumps(obj, default=_json_default, option=_ORJSON_OPTIONS)
-    except TypeError:  # an integer beyond 64 bits or a lone surrogate (a model may write either)
-        return json.dumps(obj, default=_json_default, separators=(",", ":")).encode("ascii")
+    except TypeError:  # a lone surrogate that slipped past the boundary, or an integer beyond 64 bits
+        pass
+    obj, replaced = valid_unicode_data(obj)
+    if replaced:
+        obj["unicode_replaced"] = obj.get("unicode_replaced", 0) + replaced
+        try:
+            return orjson.dumps(obj, default=_json_default, option=_ORJSON_OPTIONS)
+        except TypeError:
+            pass
+    return json.dumps(obj, default=_json_default, separators=(",", ":")).encode("ascii")
 
 
 def _json_default(obj: Any) -> Any:

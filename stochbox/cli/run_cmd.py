@@ -4,7 +4,8 @@ Thin: options become a :class:`~stochbox.config.RunConfig` /
 :class:`~stochbox.config.TruthConfig`; the work is in
 :mod:`stochbox.runner` and :mod:`stochbox.reference`. Every mistake is a
 StochboxError (one line, exit 2 for bad input); Ctrl-C leaves every finished
-episode stored and says how to resume.
+episode stored and says how to resume. A run that finished but had episodes
+failed by an internal error exits 6 (see :mod:`stochbox.internal_failure`).
 """
 
 from __future__ import annotations
@@ -116,8 +117,18 @@ def run_command(
     console.print(
         f"run {outcome.run_id}: {outcome.ran} episode(s) run, {outcome.done}/{outcome.total} stored "
         f"({', '.join(f'{k} {v}' for k, v in sorted(outcome.statuses.items())) or 'nothing to do'}) in {run_dir}"
+        + (f"; {outcome.internal_errors} failed by an internal error" if outcome.internal_errors else "")
     )
     print_report(build_report(run_dir), per_scenario=not quiet)
+    if outcome.internal_errors:
+        from stochbox.internal_failure import EXIT_INTERNAL_ERRORS
+
+        typer.echo(
+            f"error: {outcome.internal_errors} episode(s) failed by an internal stochbox error (stored as failed; "
+            f"the trace's error events with where=internal name the exception); please report it",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INTERNAL_ERRORS)
 
 
 def _warn_at_start(info: RunInfo) -> None:

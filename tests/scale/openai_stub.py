@@ -20,7 +20,12 @@ with this body, e.g. not JSON),
 ``{"hang_s": 5}`` (answer late), ``{"drop": True}`` (close the connection
 without a reply), ``{"empty": True}`` (empty content), ``{"no_choices": True}``,
 ``{"bad_tool_json": True}`` (tool-call arguments that are not JSON), ``{"code": "..."}``
-(the ``python`` call runs this code instead of ``print(x)``).
+(the ``python`` call runs this code instead of ``print(x)``), ``{"content": "..."}`` (the reply's text,
+sent whatever the request; a lone surrogate in it goes out as the JSON escape ``\\ud83c``, as
+providers send a multi-byte character cut by ``max_tokens``), ``{"reasoning": "..."}`` (a ``reasoning_content`` field beside the answer),
+``{"tool_args": value}`` (the tool call's ``arguments`` field is this value: a string that is
+not a JSON object, or a JSON value of another type), ``{"submit_args": value}`` (when tools are
+offered, call ``submit`` with this ``arguments`` field).
 ``always_tool=True`` makes a model that never stops calling tools. The
 decoded body of the last request is kept in ``last_request``, and every
 decoded body, in arrival order, in ``bodies``. ``reasoning="..."`` adds that
@@ -152,6 +157,15 @@ class StubServer:
             n = len(request.get("messages", []))
             message = {"role": "assistant", "content": None, "tool_calls": [{"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": args}}]}
             finish = "tool_calls"
+        if "submit_args" in fault and request.get("tools"):
+            call = {"id": "call_submit", "type": "function", "function": {"name": "submit", "arguments": fault["submit_args"]}}
+            message, finish = {"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls"
+        if "tool_args" in fault and message.get("tool_calls"):
+            message["tool_calls"][0]["function"]["arguments"] = fault["tool_args"]
+        if "content" in fault:
+            message, finish = {"role": "assistant", "content": fault["content"]}, "stop"
+        if "reasoning" in fault:
+            message["reasoning_content"] = fault["reasoning"]
         if fault.get("empty"):
             message, finish = {"role": "assistant", "content": ""}, "stop"
         if self.reasoning is not None:
