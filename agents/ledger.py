@@ -9,10 +9,10 @@ traced through ``ctx.emit``:
   latency_s, usage); it raises :class:`LimitReached` instead of calling past
   ``max_model_calls`` or the episode deadline. Transient provider failures
   (429, 5xx, timeouts, lost connections) are retried through
-  :func:`stochbox.retry.call_with_retry` under the provider's adaptive
+  :func:`stochbox.agents.retry.call_with_retry` under the provider's adaptive
   limiter, each retry emitting ``retry`` [where, attempt, delay_s, reason,
   message]; other provider exceptions, and
-  :class:`~stochbox.retry.RetriesExhausted`, propagate (the agent turns
+  :class:`~stochbox.agents.retry.RetriesExhausted`, propagate (the agent turns
   them into a ``failed`` outcome).
 * :meth:`execute` runs the k-th execution of the episode with seed
   ``derive_seed(ctx.seed, "exec", k)`` and emits ``sandbox_exec``; it never
@@ -33,9 +33,9 @@ from langchain_core.runnables import Runnable
 from stochbox.agents.base import EpisodeContext, EpisodeOutcome
 from stochbox.agents.exec_event import sandbox_exec_fields
 from stochbox.agents.parsing import ParsedAnswer
-from stochbox.limiter import limiter_for, provider_key
+from stochbox.agents.limiter import limiter_for, provider_key
 from stochbox.results import EpisodeStatus
-from stochbox.retry import RetryPolicy, call_with_retry
+from stochbox.agents.retry import RetryPolicy, call_with_retry
 from stochbox.sandbox.base import ExecResult
 from stochbox.seeding import derive_seed
 

@@ -151,7 +151,7 @@ def chat_backend(spec: str, options: AgentOptions) -> ModelBackend:
     if options.max_tokens is not None:
         kw["max_tokens"] = options.max_tokens
     if spec.startswith(("openai:", "anthropic:")):
-        kw["max_retries"] = 0  # stochbox.retry owns the policy (traced, adaptive); client retries would multiply it
+        kw["max_retries"] = 0  # stochbox.agents.retry owns the policy (traced, adaptive); client retries would multiply it
     if spec.startswith("openai:"):
         kw["http_async_client"] = _openai_async_client()
     try:

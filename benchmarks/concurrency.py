@@ -39,16 +39,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.scenario_texts
-from tests.scenario_texts import UNIT  # noqa: E402  the scenario the tests use too
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for stochbox.testing.scenario_texts
+from stochbox.testing.scenario_texts import UNIT  # noqa: E402  the scenario the tests use too
 
-from stochbox.config import RunConfig
-from stochbox.runner import start_run
+from stochbox.run.config import RunConfig
+from stochbox.run.runner import start_run
 from stochbox.sandbox import open_sandbox
-from stochbox.store import RunStore
-from stochbox.trace import read_trace
+import stochbox.testing.openai_stub
+from stochbox.run.store import RunStore
+from stochbox.run.trace import read_trace
 
-STUB = Path(__file__).resolve().parents[1] / "tests" / "scale" / "openai_stub.py"
+STUB = Path(stochbox.testing.openai_stub.__file__)
 
 
 

@@ -27,11 +27,11 @@ from stochbox.evaluators.presets import PRESET_NAMES, STOCHBOX, UNPREDICTABENCH,
 from stochbox.evaluators.summary import DEFAULT_CURVE_NS, ksn_curve, summarize
 
 _LAZY = {
-    "write_html_report": "stochbox.evaluators.html_report",
-    "load_run": "stochbox.evaluators.runs",
-    "compare_runs": "stochbox.evaluators.compare",
-    "calibrate": "stochbox.evaluators.calibration",
-    "program_fidelity": "stochbox.evaluators.fidelity",
+    "write_html_report": "stochbox.analysis.html_report",
+    "load_run": "stochbox.analysis.runs",
+    "compare_runs": "stochbox.analysis.compare",
+    "calibrate": "stochbox.analysis.calibration",
+    "program_fidelity": "stochbox.analysis.fidelity",
 }
 
 

@@ -30,10 +30,11 @@ def demo_command(
     """Native vs tool-assisted on a few built-in scenarios, ending with the comparison table."""
     from stochbox.cli.eval_cmd import print_comparison
     from stochbox.cli.run_cmd import _warn_unconfined, _with_progress
-    from stochbox.config import RunConfig
-    from stochbox.evaluators import compare_runs, get_preset, load_run
-    from stochbox.report import build_report, print_report, report_console
-    from stochbox.runner import start_run
+    from stochbox.run.config import RunConfig
+    from stochbox.evaluators import get_preset
+    from stochbox.analysis import compare_runs, load_run
+    from stochbox.analysis.report import build_report, print_report, report_console
+    from stochbox.run.runner import start_run
 
     out = out_dir or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
     config = RunConfig.from_options(

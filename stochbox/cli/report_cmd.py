@@ -17,7 +17,7 @@ def report_command(
     sandbox: Optional[str] = typer.Option(None, "--sandbox", help="Backend to regenerate a reference missing from the truth cache."),
 ) -> None:
     """Evaluate a run: KS@N per model and mode, and per-scenario tests."""
-    from stochbox.report import build_report, print_report, write_html  # evaluators: scipy
+    from stochbox.analysis.report import build_report, print_report, write_html  # evaluators: scipy
 
     report = build_report(run_dir, alpha=alpha, preset=preset, sandbox=sandbox)
     if as_json:

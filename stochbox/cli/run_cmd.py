@@ -1,8 +1,8 @@
 """``stochbox run`` and ``stochbox truth``.
 
-Thin: options become a :class:`~stochbox.config.RunConfig` /
-:class:`~stochbox.config.TruthConfig`; the work is in
-:mod:`stochbox.runner` and :mod:`stochbox.reference`. Every mistake is a
+Thin: options become a :class:`~stochbox.run.config.RunConfig` /
+:class:`~stochbox.run.config.TruthConfig`; the work is in
+:mod:`stochbox.run.runner` and :mod:`stochbox.reference.cache`. Every mistake is a
 StochboxError (one line, exit 2 for bad input); Ctrl-C leaves every finished
 episode stored and says how to resume.
 """
@@ -18,12 +18,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stochbox.config import OPTION_NAMES, RunConfig, TruthConfig
+from stochbox.run.config import OPTION_NAMES, RunConfig, TruthConfig
 from stochbox.errors import ConfigError
-from stochbox.runinfo import RUN_FILE, RunInfo
+from stochbox.run.runinfo import RUN_FILE, RunInfo
 
 if TYPE_CHECKING:  # the runner and the report load agents and evaluators (scipy): imported when a command runs
-    from stochbox.runner import RunOutcome
+    from stochbox.run.runner import RunOutcome
 
 console = Console(stderr=True)
 
@@ -67,8 +67,8 @@ def run_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no per-scenario rows."),
 ) -> None:
     """Run models on scenarios and print the KS@N table."""
-    from stochbox.report import build_report, print_report
-    from stochbox.runner import resume_run, start_run
+    from stochbox.analysis.report import build_report, print_report
+    from stochbox.run.runner import resume_run, start_run
 
     runtime = {"sandbox": sandbox, "concurrency": concurrency, "jobs": jobs, "cache_dir": cache_dir, "max_connections": max_connections,
                "executor": executor, "ray_address": ray_address, "workers": workers}
@@ -114,7 +114,7 @@ def _warn_unconfined(info: RunInfo) -> None:
 
 
 def _with_progress(do_run, run_dir: Path, *, quiet: bool) -> RunOutcome:
-    from stochbox.progress import RunProgress
+    from stochbox.run.progress import RunProgress
 
     progress = RunProgress(console, disable=quiet or not console.is_terminal)
     try:
@@ -138,9 +138,9 @@ def truth_command(
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Ground-truth programs run at once (default 2)."),
 ) -> None:
     """Run ground-truth programs in the sandbox and cache their reference samples."""
-    from stochbox.reference import ReferenceCache, fill_cache
-    from stochbox.report import report_console
-    from stochbox.runner import open_run_sandbox
+    from stochbox.reference.cache import ReferenceCache, fill_cache
+    from stochbox.analysis.report import report_console
+    from stochbox.run.runner import open_run_sandbox
     from stochbox.scenarios import resolve_packs, select_scenarios
 
     cfg = TruthConfig.from_options(packs=pack or None, scenarios=scenario or None, n=n, seed=seed, cache_dir=cache_dir, sandbox=sandbox, jobs=jobs)

@@ -134,7 +134,7 @@ def test_builtin_python_tool_description_states_statelessness():
 
 
 def test_example_pack_loads_and_its_truth_runs(unsafe_sandbox):
-    from stochbox.truth import generate_samples
+    from stochbox.reference.truth import generate_samples
 
     pack = load_pack(Path(__file__).resolve().parents[2] / "examples" / "tool-pack")
     for sc in pack.scenarios:

@@ -22,9 +22,9 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from stochbox.audit import AuditFlag
-from stochbox.run_trace import EpisodeTrace
-from stochbox.trace import TraceEvent
+from stochbox.traces.audit import AuditFlag
+from stochbox.traces.run_trace import EpisodeTrace
+from stochbox.run.trace import TraceEvent
 
 MAX_CHARS = 4000
 

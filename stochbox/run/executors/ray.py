@@ -20,7 +20,7 @@ Contract:
   only on its spec (seeds derive from the run seed), not on its node.
 * Nodes need stochbox (and the run's model extras) installed; the sandbox
   backend named by the run (``auto`` by default) must start on every node.
-  Adaptive rate limiting (:mod:`stochbox.limiter`) is per node.
+  Adaptive rate limiting (:mod:`stochbox.agents.limiter`) is per node.
 * Without an initialised Ray, :meth:`RayExecutor.session` calls
   ``ray.init(address)`` (no address: a fresh local cluster, never one a
   ``ray start`` left on this machine) and shuts it down after;
@@ -36,12 +36,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from stochbox.episode_host import EpisodeHost
+from stochbox.run.executors.host import EpisodeHost
 from stochbox.errors import MissingExtraError, StochboxError
-from stochbox.executors import Executor
+from stochbox.run.executors.base import Executor
 
 if TYPE_CHECKING:
-    from stochbox.plan import EpisodeSpec
+    from stochbox.run.plan import EpisodeSpec
     from stochbox.results import EpisodeRecord
 
 
@@ -54,7 +54,7 @@ def _ray():
 
 
 class NodeWorker(EpisodeHost):
-    """One per node (a Ray actor): the node's :class:`~stochbox.episode_host.EpisodeHost`."""
+    """One per node (a Ray actor): the node's :class:`~stochbox.run.executors.host.EpisodeHost`."""
 
     def describe(self) -> dict[str, Any]:
         import ray

@@ -32,11 +32,11 @@ from stochbox.errors import StochboxError
 from stochbox.evaluators.dispatch import evaluate_scenario
 from stochbox.evaluators.intervals import clopper_pearson_interval
 from stochbox.evaluators.presets import get_preset
-from stochbox.reference import ReferenceCache
+from stochbox.reference.cache import ReferenceCache
 from stochbox.sandbox.base import Sandbox
 from stochbox.scenarios.models import Scenario
 from stochbox.seeding import derive_seed
-from stochbox.truth import generate_samples
+from stochbox.reference.truth import generate_samples
 
 DEFAULT_TRIALS = 200
 DEFAULT_FLAG_LEVEL = 1e-3

@@ -29,10 +29,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from stochbox.audit import AuditReport, FlagName, audit_trace
+from stochbox.traces.audit import AuditReport, FlagName, audit_trace
 from stochbox.errors import RunStoreError
-from stochbox.run_trace import RunTrace, load_run_trace
-from stochbox.trace import TraceEvent
+from stochbox.traces.run_trace import RunTrace, load_run_trace
+from stochbox.run.trace import TraceEvent
 
 CHUNK_SIZE = 2000
 PAGE_SIZE = 100
@@ -171,7 +171,7 @@ def build_viewer(run: RunTrace, audit: AuditReport) -> tuple[str, int]:
         "run_flags": [[f.flag.value, f.detail] for f in audit.flags if f.episode_id is None],
         "run_events": run_events,
     }
-    assets = files("stochbox") / "viewer_assets"
+    assets = files("stochbox.traces") / "viewer_assets"
     template = (assets / "viewer.html").read_text(encoding="utf-8")
     data = _script_json("sb-meta", meta) + _script_json("sb-episodes", episodes)
     data += "".join(_script_json(f"sb-chunk-{i}", None, raw="[" + ",".join(chunk) + "]") for i, chunk in enumerate(chunks))

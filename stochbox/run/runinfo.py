@@ -2,7 +2,7 @@
 
 Contract: :class:`RunInfo` is written once when a run folder is created
 (atomically) and read back by ``--resume``, ``report`` and audit tools. It
-holds the full :class:`~stochbox.config.RunConfig`, a frozen copy of every
+holds the full :class:`~stochbox.run.config.RunConfig`, a frozen copy of every
 scenario the run uses (so a later edit of a pack cannot silently change a
 resumed run or its report), where each scenario's reference lives in the
 truth cache, versions of stochbox and its key dependencies, the agents'
@@ -20,9 +20,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from stochbox.config import RunConfig
+from stochbox.run.config import RunConfig
 from stochbox.errors import RunStoreError
-from stochbox.reference import ReferenceRef, atomic_write
+from stochbox.reference.cache import ReferenceRef, atomic_write
 from stochbox.scenarios.models import Scenario
 
 RUN_FILE = "run.json"

@@ -6,7 +6,7 @@ into the run folder. It does two things and reports both:
 1. **Executions.** Every ``sandbox_exec`` event is run again in a fresh
    sandbox with its recorded code, globals, seed, timeout and output cap
    (traces written before those were recorded: the oracle's execution is
-   rebuilt with :func:`stochbox.truth.program_for`, timeout and output cap
+   rebuilt with :func:`stochbox.reference.truth.program_for`, timeout and output cap
    come from the run's limits). A replay is ``identical`` when stdout and exit code
    equal the recorded ones; when the recorded stdout was cut for the trace
    (``truncated``), the recorded text must be a prefix of the new one.
@@ -34,11 +34,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stochbox.agents.base import AgentLimits, AgentOptions, EpisodeContext
 from stochbox.results import Mode
-from stochbox.run_trace import EpisodeTrace, RunTrace, load_run_trace
+from stochbox.traces.run_trace import EpisodeTrace, RunTrace, load_run_trace
 from stochbox.sandbox import Sandbox, SandboxSpec, open_sandbox
 from stochbox.sandbox.base import TOOL_OUTPUT_CAP, TRUTH_OUTPUT_CAP
 from stochbox.scenarios.samples import coerce_sample
-from stochbox.trace import TraceEvent
+from stochbox.run.trace import TraceEvent
 
 REPLAY_SCHEMA_VERSION = 1
 
@@ -112,7 +112,7 @@ def _exec_request(run: RunTrace, ep: EpisodeTrace, ev: TraceEvent) -> tuple[str,
     limits = _limits(run)
     if "globals" not in p and ep.model == "baseline:oracle" and run.info is not None:
         # Older oracle traces hold the pack's program, not the harness it ran; rebuild what it executed.
-        from stochbox.truth import program_for
+        from stochbox.reference.truth import program_for
 
         scenario = next(s for s in run.info.scenarios if s.id == ep.scenario)
         cfg = run.info.config

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stochbox.config import RunConfig
+from stochbox.run.config import RunConfig
 from stochbox.results import Mode
 from stochbox.scenarios.models import Scenario
 from stochbox.seeding import derive_seed

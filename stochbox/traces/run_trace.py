@@ -16,9 +16,9 @@ from typing import Any
 
 from stochbox.errors import RunStoreError
 from stochbox.results import EpisodeRecord
-from stochbox.runinfo import RUN_FILE, RunInfo, read_run_info
-from stochbox.store import STORE_FILE, RunStore
-from stochbox.trace import TRACE_FILE, TraceEvent, read_trace
+from stochbox.run.runinfo import RUN_FILE, RunInfo, read_run_info
+from stochbox.run.store import STORE_FILE, RunStore
+from stochbox.run.trace import TRACE_FILE, TraceEvent, read_trace
 
 
 @dataclass

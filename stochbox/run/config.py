@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from stochbox.agents.base import AgentLimits, AgentOptions
 from stochbox.errors import ConfigError
-from stochbox.executors import EXECUTOR_OPTIONS, executor_needed
+from stochbox.run.executors.base import EXECUTOR_OPTIONS, executor_needed
 from stochbox.results import Mode, Protocol
 
 #: Fields that may change on ``--resume`` without changing any result.
@@ -88,15 +88,15 @@ class RunConfig(BaseModel):
     max_tool_calls: int = Field(default=6, ge=0)
     exec_timeout_s: float = Field(default=10.0, gt=0)
     episode_timeout_s: float = Field(default=300.0, gt=0)
-    max_retries: int = Field(default=6, ge=0, le=100)  # per model call, on 429/5xx/timeouts (stochbox.retry)
+    max_retries: int = Field(default=6, ge=0, le=100)  # per model call, on 429/5xx/timeouts (stochbox.agents.retry)
     request_timeout_s: float | None = Field(default=None, gt=0)  # per model-call attempt
     # runtime only (see RUNTIME_FIELDS)
     sandbox: Literal["auto", "docker", "local", "unsafe-subprocess"] = "auto"
     concurrency: int = Field(default=8, ge=1, le=4096)
     jobs: int = Field(default=2, ge=1, le=256)  # concurrent ground-truth executions
     cache_dir: str | None = None
-    max_connections: int | None = Field(default=None, ge=1, le=4096)  # per provider (stochbox.limiter)
-    executor: Literal["local", "processes", "ray"] = "local"  # where episodes run (stochbox.executors)
+    max_connections: int | None = Field(default=None, ge=1, le=4096)  # per provider (stochbox.agents.limiter)
+    executor: Literal["local", "processes", "ray"] = "local"  # where episodes run (stochbox.run.executors.base)
     ray_address: str | None = None  # None with --executor ray: a local Ray cluster
     workers: int | None = Field(default=None, ge=1, le=256)  # --executor processes; None: one per CPU
 

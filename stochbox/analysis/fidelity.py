@@ -36,11 +36,11 @@ from stochbox.agents.parsing import parse_answer
 from stochbox.evaluators.dispatch import evaluate_scenario
 from stochbox.evaluators.intervals import wilson_interval
 from stochbox.evaluators.models import Preset, ScenarioTestResult
-from stochbox.evaluators.runs import RunData
+from stochbox.analysis.runs import RunData
 from stochbox.sandbox.base import TRUTH_OUTPUT_CAP, Sandbox
 from stochbox.scenarios.models import Scenario
 from stochbox.seeding import derive_seed
-from stochbox.truth import repeat_program
+from stochbox.reference.truth import repeat_program
 
 DEFAULT_M = 1000
 DEFAULT_MAX_PROGRAMS = 20

@@ -6,7 +6,7 @@ files import this module by name, ``from scenario_texts import ...`` (a
 module, not a conftest: pytest puts ``tests/`` on ``sys.path`` because the
 root ``tests/conftest.py`` is not inside a package). Scripts outside pytest
 (benchmarks) put the repository root on ``sys.path`` and import
-``tests.scenario_texts``.
+``stochbox.testing.scenario_texts``.
 
 A test may rely on the id, law and answer format of each text; change a
 file only together with the tests that read it:

@@ -36,7 +36,7 @@ from stochbox.errors import RunStoreError, StochboxError
 from stochbox.sandbox.base import Sandbox
 from stochbox.scenarios.models import Scenario
 from stochbox.seeding import derive_seed
-from stochbox.truth import agenerate_samples, generate_samples
+from stochbox.reference.truth import agenerate_samples, generate_samples
 
 CACHE_ENV = "STOCHBOX_CACHE_DIR"
 FORMAT_VERSION = 1

@@ -1,13 +1,13 @@
 """An episode host: the agents and sandbox pool of one worker, running episodes of a run it did not start.
 
 Used by the executors whose episodes run outside the runner's process
-(``--executor processes``: :mod:`stochbox.process_executor`; ``--executor
-ray``: :mod:`stochbox.ray_executor`). The runner's process keeps the run
+(``--executor processes``: :mod:`stochbox.run.executors.processes`; ``--executor
+ray``: :mod:`stochbox.run.executors.ray`). The runner's process keeps the run
 folder; a host only computes.
 
 Contract:
 
-* A host is built from the run's :class:`~stochbox.runinfo.RunInfo` and its
+* A host is built from the run's :class:`~stochbox.run.runinfo.RunInfo` and its
   reference samples; it resolves its own agents from ``info.config`` and
   opens its own sandbox pool (only when some episode of the plan can use
   one: tool mode, or an agent that needs a sandbox).
@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 from stochbox.results import Mode
 
 if TYPE_CHECKING:
-    from stochbox.plan import EpisodeSpec
+    from stochbox.run.plan import EpisodeSpec
     from stochbox.results import EpisodeRecord
-    from stochbox.runinfo import RunInfo
+    from stochbox.run.runinfo import RunInfo
 
 #: One trace event as buffered by a host: (event, episode_id, fields including ``ts``).
 BufferedEvent = tuple[str, "str | None", dict[str, Any]]
@@ -52,8 +52,8 @@ class EpisodeHost:
     """A worker's agents and sandbox pool; see the module contract."""
 
     def __init__(self, run_dir: str | Path, info: RunInfo, references: dict[str, list[Any]], pool_size: int) -> None:
-        from stochbox.executors import LocalExecutor
-        from stochbox.runner import _resolve_agents, _Run, open_run_sandbox
+        from stochbox.run.executors.base import LocalExecutor
+        from stochbox.run.runner import _resolve_agents, _Run, open_run_sandbox
 
         self.agents = _resolve_agents(info.config)
         needs_sandbox = Mode.tool in info.config.modes or any(getattr(a, "needs_sandbox", False) for a in self.agents)

@@ -13,7 +13,7 @@ Non-batch programs (one sample per execution) are run ``n`` times inside
 the random state continues from one run to the next, so the n draws are
 independent and reproducible. :func:`repeat_program` builds that execution;
 its tolerant form re-runs agents' programs for program fidelity
-(:mod:`stochbox.evaluators.fidelity`).
+(:mod:`stochbox.analysis.fidelity`).
 """
 
 from __future__ import annotations

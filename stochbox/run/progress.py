@@ -1,13 +1,13 @@
 """The live progress display of ``stochbox run``: episodes, rate, ETA, tokens, errors.
 
 Contract: :class:`RunProgress` is a context manager whose :meth:`~RunProgress.hook`
-is a :data:`stochbox.runner.ProgressHook` (called once per stored episode,
+is a :data:`stochbox.run.runner.ProgressHook` (called once per stored episode,
 from the run's event loop). :class:`ProgressStats` is what it shows, kept
 whether or not the display is enabled (``disable=True`` for ``--quiet`` or a
 non-terminal), so callers and tests can read it. Rate and ETA count only
 episodes run by *this* process, so a resumed run does not report the
 episodes stored before it as instantaneous progress. When a provider's
-adaptive limiter (:mod:`stochbox.limiter`) holds calls back after rate
+adaptive limiter (:mod:`stochbox.agents.limiter`) holds calls back after rate
 limits, the display says so: that is where a rate-limited run's time goes.
 """
 
@@ -25,7 +25,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from stochbox.limiter import limiters
+from stochbox.agents.limiter import limiters
 from stochbox.results import EpisodeRecord, EpisodeStatus
 
 

@@ -9,7 +9,7 @@ Contract:
   overwritten.
 * :func:`resume_run` rebuilds the run from ``run.json`` (config and frozen
   scenarios), skips every episode already in the store and runs the rest;
-  only runtime fields (:data:`~stochbox.config.RUNTIME_FIELDS`) may be
+  only runtime fields (:data:`~stochbox.run.config.RUNTIME_FIELDS`) may be
   overridden. Because seeds depend only on (run seed, scenario, index),
   a resumed run stores exactly what an uninterrupted one would.
 * Episodes run as asyncio tasks, at most ``concurrency`` at a time. Each
@@ -42,19 +42,19 @@ from typing import Any
 
 from stochbox.agents.base import Agent, EpisodeContext, EpisodeOutcome
 from stochbox.agents.resolve import resolve_agent
-from stochbox.config import OPTION_NAMES, RUNTIME_FIELDS, RunConfig
+from stochbox.run.config import OPTION_NAMES, RUNTIME_FIELDS, RunConfig
 from stochbox.errors import ConfigError, RunStoreError, StochboxError
-from stochbox.executors import Executor, make_executor
-from stochbox.plan import EpisodeSpec, RunPlan, plan_episodes
-from stochbox.reference import ReferenceCache, ReferenceRef
+from stochbox.run.executors.base import Executor, make_executor
+from stochbox.run.plan import EpisodeSpec, RunPlan, plan_episodes
+from stochbox.reference.cache import ReferenceCache, ReferenceRef
 from stochbox.results import EpisodeRecord, EpisodeStatus, Mode
-from stochbox.runinfo import RunInfo, new_run_id, package_versions, read_run_info, write_run_info
+from stochbox.run.runinfo import RunInfo, new_run_id, package_versions, read_run_info, write_run_info
 from stochbox.sandbox import Sandbox, SandboxSpec, open_sandbox
 from stochbox.scenarios import resolve_packs, select_scenarios
 from stochbox.scenarios.models import Scenario
 from stochbox.scenarios.samples import coerce_sample
-from stochbox.store import RunStore
-from stochbox.trace import TraceWriter, read_trace
+from stochbox.run.store import RunStore
+from stochbox.run.trace import TraceWriter, read_trace
 
 #: Extra seconds the runner grants past ``episode_timeout_s`` before it cancels an episode itself.
 TIMEOUT_GRACE_S = 5.0
@@ -238,7 +238,7 @@ class _Run:
 
             stopping = False
             with frozen_heap():
-                async with self.executor.session(self):  # where episodes run: stochbox.executors
+                async with self.executor.session(self):  # where episodes run: stochbox.run.executors.base
                     workers = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, max(1, len(todo))))]
                     try:
                         await asyncio.gather(*workers)

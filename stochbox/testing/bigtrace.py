@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from stochbox.trace import SCHEMA_VERSION, TRACE_FILE
+from stochbox.run.trace import SCHEMA_VERSION, TRACE_FILE
 
 EVENTS_PER_EPISODE = 20
 SCENARIOS = ("die-roll", "expo", "coin", "poisson", "walk")

@@ -5,7 +5,7 @@ provider is bound by the client's CPU (HTTP, JSON, LangChain and LangGraph
 per call), not by the provider, so a single process leaves the other cores
 idle; this executor uses them. It is the Ray executor's layout on one
 machine, without Ray: each worker is a spawned process holding an
-:class:`~stochbox.episode_host.EpisodeHost` (its own agents, and its own
+:class:`~stochbox.run.executors.host.EpisodeHost` (its own agents, and its own
 sandbox pool when the plan needs one).
 
 Contract:
@@ -21,7 +21,7 @@ Contract:
 * ``--concurrency`` bounds the episodes in flight over all workers (the
   runner's bound); each episode goes to the least busy worker. A provider
   connection cap (``--max-connections``) is split evenly between workers,
-  and adaptive rate limiting (:mod:`stochbox.limiter`) is per worker.
+  and adaptive rate limiting (:mod:`stochbox.agents.limiter`) is per worker.
 * Workers are fresh interpreters (``python -c``, not ``fork``: no inherited
   event loop, threads or sandbox servers; and not ``multiprocessing``'s
   spawn, which re-runs the caller's ``__main__``, so scripts and notebooks
@@ -50,10 +50,10 @@ from multiprocessing.connection import Connection, Pipe
 from typing import TYPE_CHECKING, Any
 
 from stochbox.errors import ConfigError, StochboxError
-from stochbox.executors import Executor
+from stochbox.run.executors.base import Executor
 
 if TYPE_CHECKING:
-    from stochbox.plan import EpisodeSpec
+    from stochbox.run.plan import EpisodeSpec
     from stochbox.results import EpisodeRecord
 
 #: Seconds a worker gets to close its agents and sandbox before it is killed.
@@ -77,7 +77,7 @@ def worker_main(fd: int) -> None:
 async def _serve(conn: Connection, run_dir: str, info: Any, references: dict[str, list[Any]], pool_size: int) -> None:
     """Messages in: an episode id, or None to stop. Out: ("ready", sandbox) once, then per episode
     ("done", id, record, events) | ("config_error", id, message, hint) | ("crash", id, text)."""
-    from stochbox.episode_host import EpisodeHost
+    from stochbox.run.executors.host import EpisodeHost
 
     try:
         host = EpisodeHost(run_dir, info, references, pool_size)
@@ -87,7 +87,7 @@ async def _serve(conn: Connection, run_dir: str, info: Any, references: dict[str
     except Exception:
         conn.send(("crash", None, traceback.format_exc()))
         return
-    gc.freeze()  # this process only serves episodes: its set-up is never garbage (see stochbox.runner.frozen_heap)
+    gc.freeze()  # this process only serves episodes: its set-up is never garbage (see stochbox.run.runner.frozen_heap)
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[str | None] = asyncio.Queue()
 
@@ -223,7 +223,7 @@ class ProcessExecutor(Executor):
             for i in range(self.workers):
                 ours, theirs = Pipe()
                 process = subprocess.Popen(
-                    [sys.executable, "-c", f"from stochbox.process_executor import worker_main; worker_main({theirs.fileno()})"],
+                    [sys.executable, "-c", f"from stochbox.run.executors.processes import worker_main; worker_main({theirs.fileno()})"],
                     pass_fds=[theirs.fileno()],
                     stdin=subprocess.DEVNULL,
                 )

@@ -1,11 +1,11 @@
 """Read a finished (or partial) run folder into what evaluators need.
 
 Contract: :func:`load_run` reads ``run.json`` and ``run.sqlite`` through the
-core's run store (:mod:`stochbox.runinfo`, :mod:`stochbox.store`) and the
+core's run store (:mod:`stochbox.run.runinfo`, :mod:`stochbox.run.store`) and the
 reference samples through its truth cache, regenerating a missing reference
 in a sandbox of the run's backend (byte-identical by construction). It never
 modifies the run folder. Samples are laid out exactly as ``stochbox report``
-does (:func:`stochbox.report.layout_samples`): N slots in episode order,
+does (:func:`stochbox.analysis.report.layout_samples`): N slots in episode order,
 ``None`` where missing.
 """
 
@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stochbox.config import RunConfig
+from stochbox.run.config import RunConfig
 from stochbox.evaluators.dispatch import evaluate_scenario
 from stochbox.evaluators.models import Preset, ScenarioTestResult
-from stochbox.reference import ReferenceCache
-from stochbox.report import layout_samples
+from stochbox.reference.cache import ReferenceCache
+from stochbox.analysis.report import layout_samples
 from stochbox.results import EpisodeRecord
-from stochbox.runinfo import RunInfo, read_run_info
+from stochbox.run.runinfo import RunInfo, read_run_info
 from stochbox.scenarios.models import Scenario
-from stochbox.store import RunStore
+from stochbox.run.store import RunStore
 
 ArmKey = tuple[str, str]  # (model, mode)
 
@@ -75,7 +75,7 @@ class RunData:
 
 
 def _references(info: RunInfo, sandbox_backend: str | None) -> dict[str, list[Any]]:
-    from stochbox.runner import load_references, open_run_sandbox
+    from stochbox.run.runner import load_references, open_run_sandbox
 
     cache = ReferenceCache(info.config.cache_dir)
     if all(cache.load(r.key) is not None for r in info.references):

@@ -21,14 +21,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stochbox.errors import StochboxError
-from stochbox.evaluators.compare import Comparison, compare_runs
-from stochbox.evaluators.fidelity import FidelityReport
+from stochbox.analysis.compare import Comparison, compare_runs
+from stochbox.analysis.fidelity import FidelityReport
 from stochbox.evaluators.models import KSAtNSummary, Preset, ScenarioTestResult
-from stochbox.evaluators.plots import ksn_curve_plot, scenario_plot
+from stochbox.analysis.plots import ksn_curve_plot, scenario_plot
 from stochbox.evaluators.presets import get_preset
-from stochbox.evaluators.runs import ArmKey, RunData, load_run
+from stochbox.analysis.runs import ArmKey, RunData, load_run
 from stochbox.evaluators.summary import DEFAULT_CURVE_NS, summarize
-from stochbox.reference import atomic_write
+from stochbox.reference.cache import atomic_write
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}

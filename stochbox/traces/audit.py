@@ -10,10 +10,10 @@ and below. An audit of an honest tool-mode run has no flags.
 * ``no_tool_call`` -- a tool-mode episode answered without running any tool.
 * ``invented_samples`` -- a tool-mode episode that ran tools submitted samples
   that appear in none of its tool outputs (rounding tolerated, see
-  :mod:`stochbox.audit_match`): invented or transformed numbers. Neither of
+  :mod:`stochbox.traces.audit_match`): invented or transformed numbers. Neither of
   these two applies to baselines (``baseline:*``), which never use tools.
 * ``seed_fixed`` -- code the model ran fixes a random seed (see
-  :mod:`stochbox.audit_code`).
+  :mod:`stochbox.traces.audit_code`).
 * ``identical_samples`` -- episodes of the same (model, mode, scenario)
   submitted identical samples where a coincidence is (nearly) impossible:
   continuous or multivariate support, or identical lists of 5+ samples.
@@ -40,12 +40,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from stochbox.audit_code import network_imports, seed_fixing_calls
-from stochbox.audit_match import PrintedValues
+from stochbox.traces.audit_code import network_imports, seed_fixing_calls
+from stochbox.traces.audit_match import PrintedValues
 from stochbox.errors import ConfigError
-from stochbox.reference import ReferenceCache
-from stochbox.run_trace import EpisodeTrace, RunTrace, load_run_trace
-from stochbox.trace import TraceEvent
+from stochbox.reference.cache import ReferenceCache
+from stochbox.traces.run_trace import EpisodeTrace, RunTrace, load_run_trace
+from stochbox.run.trace import TraceEvent
 
 AUDIT_SCHEMA_VERSION = 1
 #: Below this chance under the reference, equal answers are a collapse rather than luck.

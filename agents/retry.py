@@ -12,7 +12,7 @@ Contract:
   ``response``; exception class names of httpx/openai/anthropic), so no
   provider package is imported here.
 * :func:`call_with_retry` makes at most ``policy.max_retries + 1`` attempts.
-  Each attempt runs under the provider's :class:`~stochbox.limiter.AdaptiveLimiter`
+  Each attempt runs under the provider's :class:`~stochbox.agents.limiter.AdaptiveLimiter`
   (when given) and a per-attempt timeout of ``policy.attempt_timeout_s`` (if set); a
   rate limit is reported to the limiter so concurrency adapts down. Before
   each retry ``on_retry(attempt, delay_s, reason)`` is called (the agent emits
@@ -39,7 +39,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stochbox.limiter import AdaptiveLimiter
+from stochbox.agents.limiter import AdaptiveLimiter
 
 T = TypeVar("T")
 RetryReason = Literal["rate_limit", "server_error", "timeout", "connection"]

@@ -1,6 +1,6 @@
 """Executors: where a run's episodes execute (``--executor local|ray``).
 
-Contract: an :class:`Executor` turns one :class:`~stochbox.plan.EpisodeSpec`
+Contract: an :class:`Executor` turns one :class:`~stochbox.run.plan.EpisodeSpec`
 into one :class:`~stochbox.results.EpisodeRecord`, emitting the episode's
 trace events into the run's trace. The runner owns everything else -- which
 episodes are left, how many are in flight (``--concurrency``), storing each
@@ -11,10 +11,10 @@ store the same samples and statuses for the same seed.
 
 * ``local`` (default): asyncio tasks in this process, sharing the run's
   sandbox pool and agents.
-* ``processes``: :mod:`stochbox.process_executor`, worker processes on this
+* ``processes``: :mod:`stochbox.run.executors.processes`, worker processes on this
   machine (``--workers``, default one per CPU), for runs whose client CPU
   (HTTP, LangChain, LangGraph) would hold one process back.
-* ``ray``: :mod:`stochbox.ray_executor` (needs the ``ray`` extra).
+* ``ray``: :mod:`stochbox.run.executors.ray` (needs the ``ray`` extra).
 
 Lifecycle: ``async with executor.session(run):`` around the episodes;
 :meth:`Executor.run_episode` only inside it. Execution errors must become
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from stochbox.errors import ConfigError
 
 if TYPE_CHECKING:
-    from stochbox.plan import EpisodeSpec
+    from stochbox.run.plan import EpisodeSpec
     from stochbox.results import EpisodeRecord
 
 EXECUTORS = ("local", "processes", "ray")
@@ -52,7 +52,7 @@ class Executor(ABC):
 
     @asynccontextmanager
     async def session(self, run: Any) -> AsyncIterator[None]:
-        """Set up for ``run`` (a :class:`stochbox.runner` run) and tear down afterwards."""
+        """Set up for ``run`` (a :class:`stochbox.run.runner` run) and tear down afterwards."""
         yield
 
     @abstractmethod
@@ -81,11 +81,11 @@ def make_executor(name: str = "local", *, ray_address: str | None = None, worker
     if name == "local":
         return LocalExecutor()
     if name == "processes":
-        from stochbox.process_executor import ProcessExecutor
+        from stochbox.run.executors.processes import ProcessExecutor
 
         return ProcessExecutor(workers)
     if name == "ray":
-        from stochbox.ray_executor import RayExecutor
+        from stochbox.run.executors.ray import RayExecutor
 
         return RayExecutor(address=ray_address)
     raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, not '{name}'")

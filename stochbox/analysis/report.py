@@ -98,7 +98,7 @@ def build_report(
     run_dir: Path | str, *, alpha: float | None = None, preset: str | None = None, sandbox: str | None = None
 ) -> Report:
     # the evaluators' run loader lays samples out with layout_samples above; imported here to avoid a cycle
-    from stochbox.evaluators import load_run
+    from stochbox.analysis import load_run
 
     run = load_run(run_dir, sandbox=sandbox)
     config = run.config
@@ -186,6 +186,6 @@ def write_html(
     run_dirs: list[Path], out_path: Path, *, alpha: float | None = None, preset: str | None = None, sandbox: str | None = None
 ) -> Path:
     """The evaluators' static HTML report (curves, comparisons, plots) of ``run_dirs``."""
-    from stochbox.evaluators import write_html_report
+    from stochbox.analysis import write_html_report
 
     return write_html_report(run_dirs, out_path, preset=preset, alpha=alpha, sandbox=sandbox)

@@ -9,7 +9,7 @@ load with ``pandas.read_parquet``/``read_csv``. Column names are stable:
   flag names for the episode, comma-separated, sorted). Episodes that started
   but never finished appear with ``status`` empty.
 * events: ``run_id, episode_id, step, event, ts, schema_version`` (the
-  :class:`~stochbox.trace.TraceEvent` fields), the most used payload fields
+  :class:`~stochbox.run.trace.TraceEvent` fields), the most used payload fields
   as their own columns (``tool, call_id, seed, exit_code, ok``), and the whole
   payload as JSON text in ``payload``. Rows: run-level events first, then
   each episode's events in step order.
@@ -24,10 +24,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from stochbox.audit import audit_trace
+from stochbox.traces.audit import audit_trace
 from stochbox.errors import ConfigError, MissingExtraError, RunStoreError
 from stochbox.results import EpisodeRecord
-from stochbox.run_trace import load_run_trace
+from stochbox.traces.run_trace import load_run_trace
 
 Format = Literal["parquet", "csv"]
 EVENT_COLUMNS = ("run_id", "episode_id", "step", "event", "ts", "schema_version", "tool", "call_id", "seed", "exit_code", "ok", "payload")

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from scipy import stats
 
 from stochbox.evaluators.models import Preset, ScenarioTestResult
-from stochbox.evaluators.runs import ArmKey, RunData
+from stochbox.analysis.runs import ArmKey, RunData
 from stochbox.scenarios.models import Scenario
 from stochbox.seeding import derive_seed
 
