@@ -32,7 +32,8 @@ from langchain_core.runnables import Runnable
 from stochbox.agents.base import Agent, AgentOptions, EpisodeContext, EpisodeOutcome
 from stochbox.agents.ledger import EpisodeLedger, LimitReached
 from stochbox.agents.native import StructuredOutput, answer_natively, json_object_schema, native_prompt, openai_json_schema
-from stochbox.agents.tools import Tool, available_tools
+from stochbox.agents.tool_sources import available_tools
+from stochbox.agents.tools import Tool
 from stochbox.agents.toolmode import build_tool_graph, function_schemas, tool_prompt
 from stochbox.errors import MissingExtraError, ModelSpecError, StochboxError
 from stochbox.results import EpisodeStatus, Mode

@@ -7,17 +7,18 @@ Public surface::
         compare_runs,              # paired native-vs-tool (or model-vs-model) statistics
         calibrate,                 # how often each test rejects a correct sampler
         program_fidelity,          # re-run agents' programs against the reference
-        write_html_report,         # one static HTML file for run folders
     )
+    from stochbox.analysis.report import build_report, print_report     # ``stochbox report``
+    from stochbox.analysis.html_report import write_html_report         # one static HTML file (matplotlib)
 
-The statistics themselves are :mod:`stochbox.evaluators` (pure functions of samples);
-``stochbox report`` is :mod:`stochbox.analysis.report`.
+The statistics themselves are :mod:`stochbox.evaluators` (pure functions of
+samples). The HTML report and its plots load matplotlib, so they are imported
+from their modules, not from here: the text report never loads it.
 """
 
 from stochbox.analysis.calibration import calibrate
 from stochbox.analysis.compare import compare_runs
 from stochbox.analysis.fidelity import program_fidelity
-from stochbox.analysis.html_report import write_html_report
 from stochbox.analysis.runs import load_run
 
-__all__ = ["calibrate", "compare_runs", "load_run", "program_fidelity", "write_html_report"]
+__all__ = ["calibrate", "compare_runs", "load_run", "program_fidelity"]

@@ -9,8 +9,9 @@ Contract:
   same run command twice gives identical ``report --json``.
 * For each (model, mode) in config order and each scenario in run order, the
   N samples are laid out in episode order (episode ``i`` owns slots
-  ``[i*k, (i+1)*k)``), with ``None`` for every missing, unparseable or
-  not-yet-run sample; the evaluator counts those against the model.
+  ``[i*k, (i+1)*k)``; :func:`~stochbox.analysis.runs.layout_samples`), with
+  ``None`` for every missing, unparseable or not-yet-run sample; the
+  evaluator counts those against the model.
 * ``parse_rate`` = valid samples / samples requested, over stored episodes.
 * ``Report.to_json`` rounds floats to 12 significant digits (see there).
 * JSON field names are stable: ``summary`` items are
@@ -34,8 +35,8 @@ from rich.console import Console
 from rich.table import Table
 
 from stochbox.console import table_console
+from stochbox.analysis.runs import load_run
 from stochbox.evaluators import DEFAULT_CURVE_NS, KSAtNSummary, ScenarioTestResult, get_preset, summarize
-from stochbox.results import EpisodeRecord
 
 
 class ArmSummary(KSAtNSummary):
@@ -83,23 +84,9 @@ def _round_floats(obj: Any) -> Any:
     return obj
 
 
-def layout_samples(records: Iterable[EpisodeRecord], n: int, samples_per_episode: int) -> list[Any]:
-    """The N sample slots of one (model, mode, scenario) in episode order; ``None`` where missing."""
-    slots: list[Any] = [None] * n
-    for rec in records:
-        start = rec.index * samples_per_episode
-        for j, value in enumerate(rec.samples[:samples_per_episode]):
-            if start + j < n:
-                slots[start + j] = value
-    return slots
-
-
 def build_report(
     run_dir: Path | str, *, alpha: float | None = None, preset: str | None = None, sandbox: str | None = None
 ) -> Report:
-    # the evaluators' run loader lays samples out with layout_samples above; imported here to avoid a cycle
-    from stochbox.analysis import load_run
-
     run = load_run(run_dir, sandbox=sandbox)
     config = run.config
     rule = get_preset(preset or config.preset, alpha if alpha is not None else config.alpha)
@@ -186,6 +173,6 @@ def write_html(
     run_dirs: list[Path], out_path: Path, *, alpha: float | None = None, preset: str | None = None, sandbox: str | None = None
 ) -> Path:
     """The evaluators' static HTML report (curves, comparisons, plots) of ``run_dirs``."""
-    from stochbox.analysis import write_html_report
+    from stochbox.analysis.html_report import write_html_report  # matplotlib: only for the HTML report
 
     return write_html_report(run_dirs, out_path, preset=preset, alpha=alpha, sandbox=sandbox)

@@ -5,7 +5,7 @@ core's run store (:mod:`stochbox.run.runinfo`, :mod:`stochbox.run.store`) and th
 reference samples through its truth cache, regenerating a missing reference
 in a sandbox of the run's backend (byte-identical by construction). It never
 modifies the run folder. Samples are laid out exactly as ``stochbox report``
-does (:func:`stochbox.analysis.report.layout_samples`): N slots in episode order,
+does (:func:`layout_samples`): N slots in episode order,
 ``None`` where missing.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from stochbox.run.config import RunConfig
 from stochbox.evaluators.dispatch import evaluate_scenario
 from stochbox.evaluators.models import Preset, ScenarioTestResult
 from stochbox.reference.cache import ReferenceCache
-from stochbox.analysis.report import layout_samples
 from stochbox.results import EpisodeRecord
 from stochbox.run.runinfo import RunInfo, read_run_info
 from stochbox.scenarios.models import Scenario
@@ -74,8 +74,20 @@ class RunData:
         return self._cache[key]
 
 
+def layout_samples(records: Iterable[EpisodeRecord], n: int, samples_per_episode: int) -> list[Any]:
+    """The N sample slots of one (model, mode, scenario) in episode order; ``None`` where missing."""
+    slots: list[Any] = [None] * n
+    for rec in records:
+        start = rec.index * samples_per_episode
+        for j, value in enumerate(rec.samples[:samples_per_episode]):
+            if start + j < n:
+                slots[start + j] = value
+    return slots
+
+
 def _references(info: RunInfo, sandbox_backend: str | None) -> dict[str, list[Any]]:
-    from stochbox.run.runner import load_references, open_run_sandbox
+    from stochbox.run.runner import load_references
+    from stochbox.run.episode import open_run_sandbox
 
     cache = ReferenceCache(info.config.cache_dir)
     if all(cache.load(r.key) is not None for r in info.references):

@@ -87,10 +87,11 @@ def replay_command(
     concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, max=64, help="Replays in flight at once."),
 ) -> None:
     """Re-run recorded executions and episodes (model replies from the trace; no API calls); exit 1 on any difference."""
+    from stochbox.sandbox.base import backend_names
     from stochbox.traces.replay import replay_run
 
-    if sandbox is not None and sandbox not in ("auto", "docker", "local", "unsafe-subprocess"):
-        raise ConfigError(f"--sandbox {sandbox}: use auto, docker, local or unsafe-subprocess")
+    if sandbox is not None and sandbox not in backend_names():
+        raise ConfigError(f"--sandbox {sandbox}: use {', '.join(backend_names())}")
     report = replay_run(run_dir, episode_ids=episode or None, sandbox=sandbox, concurrency=concurrency)
     if as_json:
         typer.echo(report.to_json(), nl=False)

@@ -29,7 +29,7 @@ def demo_command(
 ) -> None:
     """Native vs tool-assisted on a few built-in scenarios, ending with the comparison table."""
     from stochbox.cli.eval_cmd import print_comparison
-    from stochbox.cli.run_cmd import _warn_unconfined, _with_progress
+    from stochbox.cli.run_cmd import warn_unconfined, with_progress
     from stochbox.run.config import RunConfig
     from stochbox.evaluators import get_preset
     from stochbox.analysis import compare_runs, load_run
@@ -49,8 +49,8 @@ def demo_command(
     )
     console = report_console()
     console.print(f"[bold]stochbox demo[/]: {model}, native vs tool-assisted, N={n}, run folder {out}")
-    outcome = _with_progress(
-        lambda hook: start_run(config, out, progress=hook, on_start=_warn_unconfined), out, quiet=False
+    outcome = with_progress(
+        lambda hook: start_run(config, out, progress=hook, on_start=warn_unconfined), out, quiet=False
     )
     console.print(f"{outcome.done}/{outcome.total} episodes stored in {out}")
     print_report(build_report(out), per_scenario=True)

@@ -113,7 +113,7 @@ def compare_command(
     comparisons = compare_runs(runs, rule, n=n, bootstrap=bootstrap) if (_comparable(runs) or not fidelity) else []
     fidelity_reports: list[FidelityReport] = []
     if fidelity:
-        from stochbox.run.runner import open_run_sandbox
+        from stochbox.run.episode import open_run_sandbox
 
         for run in runs:
             if not any(mode == "tool" for _, mode in run.arms):
@@ -183,7 +183,7 @@ def calibrate_command(
     """Run the oracle many times; report pass rates per scenario and support type (should be ~1 - alpha)."""
     from stochbox.analysis.calibration import calibrate
     from stochbox.reference.cache import ReferenceCache
-    from stochbox.run.runner import open_run_sandbox
+    from stochbox.run.episode import open_run_sandbox
     from stochbox.scenarios import resolve_packs
 
     if trials < 1 or n < 1 or reference_n < 1:

@@ -18,20 +18,23 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from stochbox.agents.resolve import supported_forms
 from stochbox.run.config import OPTION_NAMES, RunConfig, TruthConfig
 from stochbox.errors import ConfigError
+from stochbox.run.executors.registry import executors_help
 from stochbox.run.runinfo import RUN_FILE, RunInfo
+from stochbox.sandbox.base import backends_help
 
 if TYPE_CHECKING:  # the runner and the report load agents and evaluators (scipy): imported when a command runs
     from stochbox.run.runner import RunOutcome
 
 console = Console(stderr=True)
 
-_SANDBOX_HELP = "Sandbox backend: auto (docker, else local jail), docker, local, unsafe-subprocess (NO isolation)."
+_SANDBOX_HELP = f"Sandbox backend: {backends_help()}."
 
 
 def run_command(
-    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Model string (repeatable): baseline:oracle, baseline:collapse, scripted:PATH, local:NAME, openai:gpt-4o-mini, ..."),
+    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help=f"Model string (repeatable): {supported_forms()}."),
     pack: Optional[list[str]] = typer.Option(None, "--pack", "-p", help="Built-in pack name or folder (repeatable); default: all built-in packs."),
     scenario: Optional[list[str]] = typer.Option(None, "--scenario", "-s", help="Only these scenario ids (repeatable)."),
     mode: Optional[str] = typer.Option(None, "--mode", help="native | tool | both (default native)."),
@@ -58,7 +61,7 @@ def run_command(
     episode_timeout: Optional[float] = typer.Option(None, "--episode-timeout", help="Seconds per episode (default 300)."),
     max_retries: Optional[int] = typer.Option(None, "--max-retries", help="Retries per model call on rate limits, server errors and timeouts (default 6)."),
     request_timeout: Optional[float] = typer.Option(None, "--request-timeout", help="Seconds per model-call attempt (default: only the episode limit)."),
-    executor: Optional[str] = typer.Option(None, "--executor", help="Where episodes run: local (asyncio in this process, default) | processes (worker processes on this machine: all its cores) | ray (a Ray cluster; the [ray] extra)."),
+    executor: Optional[str] = typer.Option(None, "--executor", help=f"Where episodes run: {executors_help()}."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes for --executor processes (default: one per CPU)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address for --executor ray (default: start a local cluster)."),
     max_connections: Optional[int] = typer.Option(None, "--max-connections", help="Concurrent calls per provider (default: only --concurrency)."),
@@ -91,7 +94,7 @@ def run_command(
                 hint="start a new run with --out to use other settings",
             )
         run_dir = resume
-        do_run = lambda hook: resume_run(resume, overrides=runtime, progress=hook, on_start=_warn_unconfined)  # noqa: E731
+        do_run = lambda hook: resume_run(resume, overrides=runtime, progress=hook, on_start=warn_unconfined)  # noqa: E731
     else:
         if not model:
             raise ConfigError("--model is required (e.g. --model baseline:oracle)")
@@ -99,8 +102,8 @@ def run_command(
             raise ConfigError("--out DIR is required: the new run folder")
         config = RunConfig.from_options(**result_opts, **runtime)
         run_dir = out_dir
-        do_run = lambda hook: start_run(config, out_dir, progress=hook, on_start=_warn_unconfined)  # noqa: E731
-    outcome = _with_progress(do_run, run_dir, quiet=quiet)
+        do_run = lambda hook: start_run(config, out_dir, progress=hook, on_start=warn_unconfined)  # noqa: E731
+    outcome = with_progress(do_run, run_dir, quiet=quiet)
     console.print(
         f"run {outcome.run_id}: {outcome.ran} episode(s) run, {outcome.done}/{outcome.total} stored "
         f"({', '.join(f'{k} {v}' for k, v in sorted(outcome.statuses.items())) or 'nothing to do'}) in {run_dir}"
@@ -108,12 +111,14 @@ def run_command(
     print_report(build_report(run_dir), per_scenario=not quiet)
 
 
-def _warn_unconfined(info: RunInfo) -> None:
+def warn_unconfined(info: RunInfo) -> None:
+    """A run's ``on_start`` hook: warn on stderr when its sandbox does not isolate."""
     if not info.sandbox.get("isolating", True):
         typer.echo(f"warning: sandbox '{info.sandbox.get('backend')}' does not isolate; model code and ground truth run unconfined", err=True)
 
 
-def _with_progress(do_run, run_dir: Path, *, quiet: bool) -> RunOutcome:
+def with_progress(do_run, run_dir: Path, *, quiet: bool) -> RunOutcome:
+    """``do_run(progress_hook)`` under the live progress display; Ctrl-C exits 130 saying how to resume."""
     from stochbox.run.progress import RunProgress
 
     progress = RunProgress(console, disable=quiet or not console.is_terminal)
@@ -140,7 +145,7 @@ def truth_command(
     """Run ground-truth programs in the sandbox and cache their reference samples."""
     from stochbox.reference.cache import ReferenceCache, fill_cache
     from stochbox.analysis.report import report_console
-    from stochbox.run.runner import open_run_sandbox
+    from stochbox.run.episode import open_run_sandbox
     from stochbox.scenarios import resolve_packs, select_scenarios
 
     cfg = TruthConfig.from_options(packs=pack or None, scenarios=scenario or None, n=n, seed=seed, cache_dir=cache_dir, sandbox=sandbox, jobs=jobs)

@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from stochbox.agents.base import AgentLimits, AgentOptions
 from stochbox.errors import ConfigError
-from stochbox.run.executors.base import EXECUTOR_OPTIONS, executor_needed
+from stochbox.run.executors.registry import EXECUTOR_OPTIONS, EXECUTORS, executor_needed
 from stochbox.results import Mode, Protocol
+from stochbox.sandbox.base import known_backend
 
 #: Fields that may change on ``--resume`` without changing any result.
 RUNTIME_FIELDS = frozenset({"sandbox", "concurrency", "jobs", "cache_dir", "max_connections", "executor", "ray_address", "workers"})
@@ -91,12 +92,12 @@ class RunConfig(BaseModel):
     max_retries: int = Field(default=6, ge=0, le=100)  # per model call, on 429/5xx/timeouts (stochbox.agents.retry)
     request_timeout_s: float | None = Field(default=None, gt=0)  # per model-call attempt
     # runtime only (see RUNTIME_FIELDS)
-    sandbox: Literal["auto", "docker", "local", "unsafe-subprocess"] = "auto"
+    sandbox: str = "auto"  # a name of stochbox.sandbox.base.SANDBOXES, or auto
     concurrency: int = Field(default=8, ge=1, le=4096)
     jobs: int = Field(default=2, ge=1, le=256)  # concurrent ground-truth executions
     cache_dir: str | None = None
     max_connections: int | None = Field(default=None, ge=1, le=4096)  # per provider (stochbox.agents.limiter)
-    executor: Literal["local", "processes", "ray"] = "local"  # where episodes run (stochbox.run.executors.base)
+    executor: str = "local"  # where episodes run: a name of stochbox.run.executors.registry.EXECUTORS
     ray_address: str | None = None  # None with --executor ray: a local Ray cluster
     workers: int | None = Field(default=None, ge=1, le=256)  # --executor processes; None: one per CPU
 
@@ -108,6 +109,18 @@ class RunConfig(BaseModel):
         if any(not m.strip() for m in models):
             raise ValueError("model strings must not be empty")
         return models
+
+    @field_validator("sandbox")
+    @classmethod
+    def _known_sandbox(cls, name: str) -> str:
+        return known_backend(name)
+
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, name: str) -> str:
+        if name not in EXECUTORS:
+            raise ValueError(f"must be one of {', '.join(EXECUTORS.names())}")
+        return name
 
     @field_validator(*EXECUTOR_OPTIONS)
     @classmethod
@@ -202,8 +215,13 @@ class TruthConfig(BaseModel):
     n: int = Field(default=10_000, ge=1, le=10_000_000)
     seed: int = Field(default=0, ge=0, lt=2**63)
     cache_dir: str | None = None
-    sandbox: Literal["auto", "docker", "local", "unsafe-subprocess"] = "auto"
+    sandbox: str = "auto"  # a name of stochbox.sandbox.base.SANDBOXES, or auto
     jobs: int = Field(default=2, ge=1, le=256)
+
+    @field_validator("sandbox")
+    @classmethod
+    def _known_sandbox(cls, name: str) -> str:
+        return known_backend(name)
 
     @classmethod
     def from_options(cls, **options: Any) -> "TruthConfig":

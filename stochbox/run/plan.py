@@ -12,11 +12,14 @@ runs pair episodes one to one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from stochbox.run.config import RunConfig
 from stochbox.results import Mode
 from stochbox.scenarios.models import Scenario
 from stochbox.seeding import derive_seed
+
+if TYPE_CHECKING:
+    from stochbox.run.config import RunConfig
 
 
 def episode_seed(run_seed: int, scenario_id: str, index: int) -> int:

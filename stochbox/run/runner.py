@@ -31,33 +31,26 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from stochbox.agents.base import Agent, EpisodeContext, EpisodeOutcome
-from stochbox.agents.resolve import resolve_agent
+from stochbox.agents.base import Agent
 from stochbox.run.config import OPTION_NAMES, RUNTIME_FIELDS, RunConfig
 from stochbox.errors import ConfigError, RunStoreError, StochboxError
-from stochbox.run.executors.base import Executor, make_executor
-from stochbox.run.plan import EpisodeSpec, RunPlan, plan_episodes
+from stochbox.run.episode import EpisodeRunner, open_run_sandbox, resolve_agents, utcnow
+from stochbox.run.executors.base import Executor
+from stochbox.run.executors.registry import make_executor
 from stochbox.reference.cache import ReferenceCache, ReferenceRef
-from stochbox.results import EpisodeRecord, EpisodeStatus, Mode
+from stochbox.results import EpisodeRecord
 from stochbox.run.runinfo import RunInfo, new_run_id, package_versions, read_run_info, write_run_info
-from stochbox.sandbox import Sandbox, SandboxSpec, open_sandbox
+from stochbox.sandbox import Sandbox
 from stochbox.scenarios import resolve_packs, select_scenarios
 from stochbox.scenarios.models import Scenario
-from stochbox.scenarios.samples import coerce_sample
 from stochbox.run.store import RunStore
 from stochbox.run.trace import TraceWriter, read_trace
-
-#: Extra seconds the runner grants past ``episode_timeout_s`` before it cancels an episode itself.
-TIMEOUT_GRACE_S = 5.0
 
 ProgressHook = Callable[[EpisodeRecord, int, int], None]  # (record, done, total)
 StartHook = Callable[[RunInfo], None]  # called once the run folder is ready, before any episode
@@ -95,10 +88,6 @@ def frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
 def _check_out_dir(out_dir: Path) -> None:
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ConfigError(
@@ -118,22 +107,6 @@ def _unique(scenarios: list[Scenario]) -> list[Scenario]:
             )
         seen[sc.id] = sc
     return scenarios
-
-
-def _resolve_agents(config: RunConfig) -> list[Agent]:
-    options = config.agent_options()
-    agents = [resolve_agent(m, options) for m in config.models]
-    for agent, spec in zip(agents, config.models):
-        agent.name = spec
-        missing = [m.value for m in config.modes if m not in agent.modes]
-        if missing:
-            raise ConfigError(f"--model {spec} does not support --mode {', '.join(missing)}")
-    return agents
-
-
-def open_run_sandbox(backend: str, pool_size: int) -> Sandbox:
-    size = max(1, min(pool_size, 256))
-    return open_sandbox(SandboxSpec(backend=backend, pool_size=size))
 
 
 async def load_references(
@@ -174,12 +147,10 @@ class _Run:
         self.run_dir = run_dir
         self.info = info
         self.config = info.config
-        self.agents = {a.name: a for a in agents}
+        self.episodes = EpisodeRunner(run_dir, info, agents, sandbox, references)  # what the executor runs
         self.sandbox = sandbox
-        self.references = references
         self.progress = progress
-        self.plan: RunPlan = plan_episodes(self.config, info.scenarios)
-        self.limits = self.config.agent_options().limits  # the same for every episode of the run
+        self.plan = self.episodes.plan
         self.executor = executor or make_executor(self.config.executor, ray_address=self.config.ray_address, workers=self.config.workers)
 
     async def execute(self, *, resumed: bool) -> RunOutcome:
@@ -197,10 +168,7 @@ class _Run:
             todo = [e for e in self.plan.episodes if e.episode_id not in done_ids]
             if resumed:
                 _continue_steps(trace, self.run_dir, {e.episode_id for e in todo})
-            for agent in self.agents.values():
-                prepare = getattr(agent, "prepare_run", None)
-                if prepare is not None:
-                    prepare(self.plan)
+            self.episodes.prepare_agents()
             unconfined = not self.sandbox.isolating
             trace.emit(
                 "run_start",
@@ -221,7 +189,7 @@ class _Run:
                     if stopping:
                         return
                     await asyncio.sleep(0)  # yield even when agents never do, so stops and peers get a turn
-                    record = await self.executor.run_episode(self, spec, trace)
+                    record = await self.executor.run_episode(self.episodes, spec, trace)
                     store.put(record)
                     trace.emit(
                         "episode_end",
@@ -238,7 +206,7 @@ class _Run:
 
             stopping = False
             with frozen_heap():
-                async with self.executor.session(self):  # where episodes run: stochbox.run.executors.base
+                async with self.executor.session(self.episodes):  # where episodes run: stochbox.run.executors.base
                     workers = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, max(1, len(todo))))]
                     try:
                         await asyncio.gather(*workers)
@@ -259,8 +227,7 @@ class _Run:
                 pass
             trace.close()
             store.close()
-            for agent in self.agents.values():
-                await agent.aclose()
+            await self.episodes.aclose()
         return RunOutcome(
             run_dir=self.run_dir,
             run_id=self.info.run_id,
@@ -270,64 +237,6 @@ class _Run:
             ran=ran,
             statuses=statuses,
         )
-
-    async def _run_episode(self, spec: EpisodeSpec, trace: "_GuardedTrace") -> EpisodeRecord:
-        agent = self.agents[spec.model]
-        emit = partial(trace.emit, episode_id=spec.episode_id)
-        emit("episode_start", scenario=spec.scenario.id, mode=spec.mode.value, model=spec.model, index=spec.index, seed=spec.seed)
-        limits = self.limits
-        wants_sandbox = spec.mode is Mode.tool or getattr(agent, "needs_sandbox", False)
-        ctx = EpisodeContext(
-            run_id=self.info.run_id,
-            episode_id=spec.episode_id,
-            scenario=spec.scenario,
-            mode=spec.mode,
-            n_samples=spec.n_samples,
-            seed=spec.seed,
-            emit=emit,
-            sandbox=self.sandbox if wants_sandbox else None,
-            limits=limits,
-            reference=self.references[spec.scenario.id] if agent.needs_reference else None,
-        )
-        started_at, t0 = _utcnow(), time.perf_counter()
-        try:
-            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation (Ctrl-C)
-            async with asyncio.timeout(limits.episode_timeout_s + TIMEOUT_GRACE_S):
-                outcome = await agent.arun_episode(ctx)
-        except TimeoutError:
-            emit("limit_hit", limit="episode_timeout_s", value=limits.episode_timeout_s)
-            outcome = EpisodeOutcome(status=EpisodeStatus.limit, reason=f"episode exceeded {limits.episode_timeout_s}s")
-        except StochboxError:
-            raise
-        except Exception as exc:  # an agent bug must not take the run down
-            message = f"{type(exc).__name__}: {exc}"
-            emit("error", where="agent", message=message)
-            outcome = EpisodeOutcome(status=EpisodeStatus.failed, reason=f"agent raised {message}")
-        samples, status, reason = _valid_samples(spec, outcome)
-        return EpisodeRecord(
-            run_id=self.info.run_id,
-            episode_id=spec.episode_id,
-            scenario=spec.scenario.id,
-            pack=spec.scenario.pack,
-            model=spec.model,
-            mode=spec.mode,
-            index=spec.index,
-            seed=spec.seed,
-            n_requested=spec.n_samples,
-            samples=samples,
-            status=status,
-            reason=reason,
-            raw_answer=outcome.raw_answer,
-            n_model_calls=outcome.n_model_calls,
-            n_tool_calls=outcome.n_tool_calls,
-            tokens_in=outcome.tokens_in,
-            tokens_out=outcome.tokens_out,
-            duration_s=round(time.perf_counter() - t0, 6),
-            started_at=started_at,
-            finished_at=_utcnow(),
-            tool_code=list(outcome.tool_code),
-        )
-
 
 def _trace_error(run_dir: Path, exc: OSError) -> RunStoreError:
     return RunStoreError(
@@ -363,27 +272,6 @@ class _GuardedTrace:
             pass
 
 
-def _valid_samples(spec: EpisodeSpec, outcome: EpisodeOutcome) -> tuple[list[Any], EpisodeStatus, str | None]:
-    """Re-check the agent's samples against the answer format (the store holds only valid ones)."""
-    fmt = spec.scenario.answer_format
-    valid: list[Any] = []
-    bad: list[str] = []
-    for value in outcome.samples[: spec.n_samples]:
-        try:
-            valid.append(coerce_sample(value, fmt))
-        except ValueError as exc:
-            bad.append(str(exc))
-    status, reason = outcome.status, outcome.reason
-    if bad:
-        reason = "; ".join(filter(None, [reason, f"{len(bad)} invalid sample(s): {bad[0]}"]))
-        if status is EpisodeStatus.ok:
-            status = EpisodeStatus.partial if valid else EpisodeStatus.parse_error
-    elif status is EpisodeStatus.ok and len(valid) < spec.n_samples:
-        status = EpisodeStatus.partial if valid else EpisodeStatus.parse_error
-        reason = reason or f"{len(valid)} of {spec.n_samples} samples"
-    return valid, status, reason
-
-
 def _continue_steps(trace: "_GuardedTrace", run_dir: Path, episode_ids: set[str]) -> None:
     """Unfinished episodes that left events keep numbering their steps from where they stopped."""
     last: dict[str, int] = {}
@@ -414,7 +302,7 @@ def start_run(
     out_dir = Path(out_dir).expanduser()
     _check_out_dir(out_dir)
     scenarios = _unique(select_scenarios(resolve_packs(config.packs), config.scenarios))
-    agents = _resolve_agents(config)
+    agents = resolve_agents(config)
     cache = ReferenceCache(config.cache_dir)
     owned = sandbox is None
     if sandbox is None:
@@ -427,7 +315,7 @@ def start_run(
         _create_dir(out_dir)
         info = RunInfo(
             run_id=new_run_id(),
-            created_at=_utcnow(),
+            created_at=utcnow(),
             config=config,
             seed=config.seed,
             models=[a.describe() for a in agents],
@@ -476,13 +364,13 @@ def resume_run(
         if given.get("executor", stored["executor"]) != stored["executor"]:
             stored.update(workers=None, ray_address=None)  # the old executor's options do not carry over to another
         info.config = RunConfig.model_validate({**stored, **given})
-    agents = _resolve_agents(info.config)
+    agents = resolve_agents(info.config)
     cache = ReferenceCache(info.config.cache_dir)
     owned = sandbox is None
     if sandbox is None:
         sandbox = open_run_sandbox(info.config.sandbox, _pool_size(info.config))
     try:
-        info.resumed_at.append(_utcnow())
+        info.resumed_at.append(utcnow())
         info.sandbox = sandbox.describe()
         write_run_info(run_dir, info)
         if on_start is not None:

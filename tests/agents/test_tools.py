@@ -9,7 +9,8 @@ import pytest
 
 from stochbox.agents.llm import make_llm_agent
 from stochbox.agents.pack_tools import PackTool, load_pack_tools, signature_model
-from stochbox.agents.tools import PythonTool, available_tools
+from stochbox.agents.tools import PythonTool
+from stochbox.agents.tool_sources import available_tools
 from stochbox.errors import ScenarioError
 from stochbox.results import EpisodeStatus, Mode
 from stochbox.scenarios.loader import load_pack

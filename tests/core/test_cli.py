@@ -285,7 +285,8 @@ def test_cli_import_loads_no_heavy_libraries():
 
 def test_cli_option_defaults_match_their_sources():
     from stochbox.cli import defaults
-    from stochbox.evaluators import calibration, compare, fidelity, presets
+    from stochbox.evaluators import presets
+    from stochbox.analysis import calibration, compare, fidelity
 
     assert defaults.PRESET_NAMES == presets.PRESET_NAMES
     assert defaults.DEFAULT_BOOTSTRAP == compare.DEFAULT_BOOTSTRAP

@@ -13,7 +13,7 @@ from run_probe import stored_count
 
 from stochbox.run.config import RunConfig, validate_config
 from stochbox.errors import ConfigError, StochboxError
-from stochbox.run.executors.base import make_executor
+from stochbox.run.executors.registry import make_executor
 from stochbox.analysis.report import build_report
 from stochbox.run.runinfo import read_run_info
 from stochbox.run.runner import resume_run, start_run

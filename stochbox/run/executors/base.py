@@ -1,13 +1,14 @@
-"""Executors: where a run's episodes execute (``--executor local|ray``).
+"""Executors: where a run's episodes execute (``--executor local|processes|ray``).
 
 Contract: an :class:`Executor` turns one :class:`~stochbox.run.plan.EpisodeSpec`
-into one :class:`~stochbox.results.EpisodeRecord`, emitting the episode's
-trace events into the run's trace. The runner owns everything else -- which
+into one :class:`~stochbox.results.EpisodeRecord` -- the record
+:meth:`EpisodeRunner.run_episode <stochbox.run.episode.EpisodeRunner.run_episode>`
+computes for it -- emitting the episode's trace events into the run's trace. The runner owns everything else -- which
 episodes are left, how many are in flight (``--concurrency``), storing each
 record as it arrives, ``episode_end``, progress -- so every executor gets
 crash-safe resume for free, and an episode's record depends only on its spec
-(seeds come from the run seed), never on where it ran: ``local`` and ``ray``
-store the same samples and statuses for the same seed.
+(seeds come from the run seed), never on where it ran: every executor stores
+the same samples and statuses for the same seed.
 
 * ``local`` (default): asyncio tasks in this process, sharing the run's
   sandbox pool and agents.
@@ -15,6 +16,9 @@ store the same samples and statuses for the same seed.
   machine (``--workers``, default one per CPU), for runs whose client CPU
   (HTTP, LangChain, LangGraph) would hold one process back.
 * ``ray``: :mod:`stochbox.run.executors.ray` (needs the ``ray`` extra).
+
+Executors are registered by name in :mod:`stochbox.run.executors.registry`
+(``make_executor``); third parties add one through an entry point.
 
 Lifecycle: ``async with executor.session(run):`` around the episodes;
 :meth:`Executor.run_episode` only inside it. Execution errors must become
@@ -29,35 +33,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from stochbox.errors import ConfigError
-
 if TYPE_CHECKING:
-    from stochbox.run.plan import EpisodeSpec
     from stochbox.results import EpisodeRecord
-
-EXECUTORS = ("local", "processes", "ray")
-
-#: Options that only one executor takes: run-config field -> (command-line option, that executor).
-EXECUTOR_OPTIONS = {"ray_address": ("--ray-address", "ray"), "workers": ("--workers", "processes")}
-
-
-def executor_needed(field: str, value: object, executor: str) -> str | None:
-    """The executor ``field`` set to ``value`` needs, when it is not ``executor`` (None when they go together)."""
-    owner = EXECUTOR_OPTIONS[field][1]
-    return owner if value is not None and executor != owner else None
+    from stochbox.run.episode import EpisodeRunner, TraceSink
+    from stochbox.run.plan import EpisodeSpec
 
 
 class Executor(ABC):
     name: str
 
     @asynccontextmanager
-    async def session(self, run: Any) -> AsyncIterator[None]:
-        """Set up for ``run`` (a :class:`stochbox.run.runner` run) and tear down afterwards."""
+    async def session(self, run: EpisodeRunner) -> AsyncIterator[None]:
+        """Set up for the run whose episodes ``run`` runs (its config, info, references) and tear down afterwards."""
         yield
 
     @abstractmethod
-    async def run_episode(self, run: Any, spec: EpisodeSpec, trace: Any) -> EpisodeRecord:
-        """Run one episode; its events go to ``trace.emit(event, episode_id=..., **fields)``."""
+    async def run_episode(self, run: EpisodeRunner, spec: EpisodeSpec, trace: TraceSink) -> EpisodeRecord:
+        """Run one episode as ``run.run_episode(spec, trace)`` would, wherever it runs; its events go to
+        ``trace.emit(event, episode_id=..., **fields)``."""
 
     def describe(self) -> dict[str, Any]:
         return {"executor": self.name}
@@ -68,24 +61,5 @@ class LocalExecutor(Executor):
 
     name = "local"
 
-    async def run_episode(self, run: Any, spec: EpisodeSpec, trace: Any) -> EpisodeRecord:
-        return await run._run_episode(spec, trace)
-
-
-def make_executor(name: str = "local", *, ray_address: str | None = None, workers: int | None = None) -> Executor:
-    """The executor for ``--executor NAME``; ConfigError for an unknown name or a misplaced option,
-    MissingExtraError without ray."""
-    for field, value in (("ray_address", ray_address), ("workers", workers)):
-        if owner := executor_needed(field, value, name):
-            raise ConfigError(f"{EXECUTOR_OPTIONS[field][0]} needs --executor {owner}")
-    if name == "local":
-        return LocalExecutor()
-    if name == "processes":
-        from stochbox.run.executors.processes import ProcessExecutor
-
-        return ProcessExecutor(workers)
-    if name == "ray":
-        from stochbox.run.executors.ray import RayExecutor
-
-        return RayExecutor(address=ray_address)
-    raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, not '{name}'")
+    async def run_episode(self, run: EpisodeRunner, spec: EpisodeSpec, trace: TraceSink) -> EpisodeRecord:
+        return await run.run_episode(spec, trace)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stochbox.results import Mode
+from stochbox.run.episode import EpisodeRunner, open_run_sandbox, resolve_agents
 
 if TYPE_CHECKING:
     from stochbox.run.plan import EpisodeSpec
@@ -37,7 +38,7 @@ BufferedEvent = tuple[str, "str | None", dict[str, Any]]
 
 
 class BufferedTrace:
-    """The runner's trace interface, collecting one episode's events for the runner's process."""
+    """A :class:`~stochbox.run.episode.TraceSink` collecting one episode's events for the runner's process."""
 
     def __init__(self) -> None:
         self.events: list[BufferedEvent] = []
@@ -52,22 +53,16 @@ class EpisodeHost:
     """A worker's agents and sandbox pool; see the module contract."""
 
     def __init__(self, run_dir: str | Path, info: RunInfo, references: dict[str, list[Any]], pool_size: int) -> None:
-        from stochbox.run.executors.base import LocalExecutor
-        from stochbox.run.runner import _resolve_agents, _Run, open_run_sandbox
-
-        self.agents = _resolve_agents(info.config)
+        self.agents = resolve_agents(info.config)
         needs_sandbox = Mode.tool in info.config.modes or any(getattr(a, "needs_sandbox", False) for a in self.agents)
         self.sandbox = open_run_sandbox(info.config.sandbox, pool_size) if needs_sandbox else None
-        self.run = _Run(Path(run_dir), info, self.agents, self.sandbox, references, None, executor=LocalExecutor())  # type: ignore[arg-type]
+        self.run = EpisodeRunner(Path(run_dir), info, self.agents, self.sandbox, references)
         self.specs: dict[str, EpisodeSpec] = {s.episode_id: s for s in self.run.plan.episodes}
-        for agent in self.agents:
-            prepare = getattr(agent, "prepare_run", None)
-            if prepare is not None:
-                prepare(self.run.plan)
+        self.run.prepare_agents()
 
     async def run_episode(self, spec: EpisodeSpec) -> tuple[EpisodeRecord, list[BufferedEvent]]:
         trace = BufferedTrace()
-        record = await self.run._run_episode(spec, trace)  # type: ignore[arg-type]
+        record = await self.run.run_episode(spec, trace)
         return record, trace.events
 
     def describe_sandbox(self) -> dict[str, Any] | None:

@@ -53,8 +53,9 @@ from stochbox.errors import ConfigError, StochboxError
 from stochbox.run.executors.base import Executor
 
 if TYPE_CHECKING:
-    from stochbox.run.plan import EpisodeSpec
     from stochbox.results import EpisodeRecord
+    from stochbox.run.episode import EpisodeRunner, TraceSink
+    from stochbox.run.plan import EpisodeSpec
 
 #: Seconds a worker gets to close its agents and sandbox before it is killed.
 CLOSE_TIMEOUT_S = 30.0
@@ -213,7 +214,7 @@ class ProcessExecutor(Executor):
         self.sandboxes: list[Any] = []
 
     @asynccontextmanager
-    async def session(self, run: Any) -> AsyncIterator[None]:
+    async def session(self, run: EpisodeRunner) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         config = run.config
         cap = None if config.max_connections is None else max(1, math.ceil(config.max_connections / self.workers))
@@ -262,7 +263,7 @@ class ProcessExecutor(Executor):
             thread.join(5.0)
         self._pool, self._threads = [], []
 
-    async def run_episode(self, run: Any, spec: EpisodeSpec, trace: Any) -> EpisodeRecord:
+    async def run_episode(self, run: EpisodeRunner, spec: EpisodeSpec, trace: TraceSink) -> EpisodeRecord:
         worker = min(self._pool, key=lambda w: w.busy)
         worker.busy += 1
         try:

@@ -41,8 +41,9 @@ from stochbox.errors import MissingExtraError, StochboxError
 from stochbox.run.executors.base import Executor
 
 if TYPE_CHECKING:
-    from stochbox.run.plan import EpisodeSpec
     from stochbox.results import EpisodeRecord
+    from stochbox.run.episode import EpisodeRunner, TraceSink
+    from stochbox.run.plan import EpisodeSpec
 
 
 def _ray():
@@ -73,7 +74,7 @@ class RayExecutor(Executor):
         self.nodes: list[dict[str, Any]] = []
 
     @asynccontextmanager
-    async def session(self, run: Any) -> AsyncIterator[None]:
+    async def session(self, run: EpisodeRunner) -> AsyncIterator[None]:
         ray = _ray()
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -111,7 +112,7 @@ class RayExecutor(Executor):
             if started:
                 ray.shutdown()
 
-    async def run_episode(self, run: Any, spec: EpisodeSpec, trace: Any) -> EpisodeRecord:
+    async def run_episode(self, run: EpisodeRunner, spec: EpisodeSpec, trace: TraceSink) -> EpisodeRecord:
         i = min(range(len(self._workers)), key=self._busy.__getitem__)
         self._busy[i] += 1
         try:
