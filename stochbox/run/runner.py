@@ -43,7 +43,7 @@ from stochbox.errors import ConfigError, RunStoreError, StochboxError
 from stochbox.run.episode import EpisodeRunner, open_run_sandbox, resolve_agents, utcnow
 from stochbox.run.executors.base import Executor
 from stochbox.run.executors.registry import make_executor
-from stochbox.reference.cache import ReferenceCache, ReferenceRef
+from stochbox.reference.cache import ReferenceCache, load_references
 from stochbox.results import EpisodeRecord
 from stochbox.run.runinfo import RunInfo, new_run_id, package_versions, read_run_info, write_run_info
 from stochbox.sandbox import Sandbox
@@ -107,27 +107,6 @@ def _unique(scenarios: list[Scenario]) -> list[Scenario]:
             )
         seen[sc.id] = sc
     return scenarios
-
-
-async def load_references(
-    refs: list[ReferenceRef], scenarios: list[Scenario], cache: ReferenceCache, sandbox: Sandbox | None, jobs: int
-) -> dict[str, list[Any]]:
-    """Reference samples by scenario id: from the cache, generated in ``sandbox`` where missing."""
-    by_id = {s.id: s for s in scenarios}
-    gate = asyncio.Semaphore(jobs)
-
-    async def one(ref: ReferenceRef) -> list[Any]:
-        cached = cache.load(ref.key)
-        if cached is not None:
-            return cached
-        if sandbox is None:
-            raise RunStoreError(f"reference for scenario '{ref.scenario}' is not in the truth cache {cache.root}")
-        async with gate:
-            samples, _ = await cache.aget_ref(ref, by_id[ref.scenario], sandbox)
-        return samples
-
-    values = await asyncio.gather(*(one(r) for r in refs))
-    return {r.scenario: v for r, v in zip(refs, values)}
 
 
 class _Run:
@@ -206,7 +185,7 @@ class _Run:
 
             stopping = False
             with frozen_heap():
-                async with self.executor.session(self.episodes):  # where episodes run: stochbox.run.executors.base
+                async with self.executor.session(self.episodes):  # where episodes run: stochbox.run.executors
                     workers = [asyncio.create_task(worker()) for _ in range(min(self.config.concurrency, max(1, len(todo))))]
                     try:
                         await asyncio.gather(*workers)

@@ -4,7 +4,7 @@ Each built-in is registered once, below, by a factory that imports its
 executor only when called. A factory takes, as keyword arguments, the
 run-config options its executor declared (``options={field: command-line
 option}``), and returns an :class:`~stochbox.run.executors.base.Executor`.
-Third-party executors come from the entry-point group ``stochbox.run.executors.base``:
+Third-party executors come from the entry-point group ``stochbox.executors``:
 a zero-argument factory (or an Executor subclass); the run config has no
 options of theirs.
 
@@ -24,7 +24,7 @@ from stochbox.run.executors.base import Executor, LocalExecutor
 
 ExecutorFactory = Callable[..., Executor]
 
-EXECUTORS: Registry[ExecutorFactory] = Registry("executor", group="stochbox.run.executors.base")
+EXECUTORS: Registry[ExecutorFactory] = Registry("executor", group="stochbox.executors")
 
 
 @EXECUTORS.register("local", help="asyncio in this process, default")
