@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from stochbox.run.config import RunConfig
+from stochbox.run.episode import open_run_sandbox
 from stochbox.evaluators.dispatch import evaluate_scenario
 from stochbox.evaluators.models import Preset, ScenarioTestResult
-from stochbox.reference.cache import ReferenceCache
+from stochbox.reference.cache import ReferenceCache, load_references
 from stochbox.results import EpisodeRecord
 from stochbox.run.runinfo import RunInfo, read_run_info
 from stochbox.scenarios.models import Scenario
@@ -86,9 +87,6 @@ def layout_samples(records: Iterable[EpisodeRecord], n: int, samples_per_episode
 
 
 def _references(info: RunInfo, sandbox_backend: str | None) -> dict[str, list[Any]]:
-    from stochbox.run.runner import load_references
-    from stochbox.run.episode import open_run_sandbox
-
     cache = ReferenceCache(info.config.cache_dir)
     if all(cache.load(r.key) is not None for r in info.references):
         return asyncio.run(load_references(info.references, info.scenarios, cache, None, 1))

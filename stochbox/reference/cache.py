@@ -160,10 +160,14 @@ class ReferenceCache:
         self.store(ref, samples)
         return self._reload(ref, samples), False
 
-    async def aget_ref(self, ref: ReferenceRef, scenario: Scenario, sandbox: Sandbox) -> tuple[list[Any], bool]:
+    async def aget_ref(self, ref: ReferenceRef, scenario: Scenario, sandbox: Sandbox | None) -> tuple[list[Any], bool]:
+        """:meth:`get_ref` without blocking the event loop; ``sandbox=None`` only reads the cache
+        (RunStoreError on a miss)."""
         cached = self.load(ref.key)
         if cached is not None:
             return cached, True
+        if sandbox is None:
+            raise RunStoreError(f"reference for scenario '{ref.scenario}' is not in the truth cache {self.root}")
         self._check(ref, scenario)
         samples = await agenerate_samples(scenario, ref.n, ref.seed, sandbox)
         self.store(ref, samples)
@@ -208,13 +212,30 @@ async def fill_cache(
         async with gate:
             t0 = time.perf_counter()
             try:
-                if sandbox is None:
-                    if cache.load(ref.key) is None:
-                        raise RunStoreError(f"scenario '{sc.id}': reference not in the truth cache {cache.root}")
-                    return TruthOutcome(scenario=sc.id, n=n, key=ref.key, cached=True)
                 _, cached = await cache.aget_ref(ref, sc, sandbox)
             except StochboxError as exc:
                 return TruthOutcome(scenario=sc.id, n=n, key=ref.key, seconds=time.perf_counter() - t0, error=str(exc))
             return TruthOutcome(scenario=sc.id, n=n, key=ref.key, cached=cached, seconds=time.perf_counter() - t0)
 
     return list(await asyncio.gather(*(one(sc) for sc in scenarios)))
+
+
+async def load_references(
+    refs: list[ReferenceRef], scenarios: list[Scenario], cache: ReferenceCache, sandbox: Sandbox | None, jobs: int
+) -> dict[str, list[Any]]:
+    """A run's reference samples by scenario id: from the cache, generated in ``sandbox`` where missing
+    (``jobs`` ground truths at a time); ``sandbox=None``: RunStoreError for a reference not in the cache.
+    Unlike :func:`fill_cache`, the first failing program raises (its TruthError)."""
+    by_id = {s.id: s for s in scenarios}
+    gate = asyncio.Semaphore(jobs)
+
+    async def one(ref: ReferenceRef) -> list[Any]:
+        cached = cache.load(ref.key)
+        if cached is not None:  # a cache hit never waits for the gate
+            return cached
+        async with gate:
+            samples, _ = await cache.aget_ref(ref, by_id[ref.scenario], sandbox)
+        return samples
+
+    values = await asyncio.gather(*(one(r) for r in refs))
+    return {r.scenario: v for r, v in zip(refs, values)}
