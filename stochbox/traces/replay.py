@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from stochbox.agents.base import AgentLimits, AgentOptions, EpisodeContext
 from stochbox.results import Mode
-from stochbox.traces.run_trace import EpisodeTrace, RunTrace, load_run_trace
+from stochbox.traces.run_trace import EpisodeTrace, RunTrace, content_text, load_run_trace
 from stochbox.sandbox import Sandbox, SandboxSpec, open_sandbox
 from stochbox.sandbox.base import TOOL_OUTPUT_CAP, TRUTH_OUTPUT_CAP
 from stochbox.scenarios.samples import coerce_sample
@@ -149,14 +149,6 @@ async def _replay_exec(run: RunTrace, ep: EpisodeTrace, ev: TraceEvent, sandbox:
     )
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content blocks
-        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
-    return "" if content is None else str(content)
-
-
 def _model_info(run: RunTrace, model: str) -> dict[str, Any]:
     if run.info is None:
         return {}
@@ -174,7 +166,7 @@ async def _replay_episode(run: RunTrace, ep: EpisodeTrace, sandbox: Sandbox) -> 
         return EpisodeReplay(episode_id=ep.episode_id, replayed=False, recorded_status=recorded_status, detail=why)
     turns = [
         ScriptTurn(
-            text=_text(r.payload.get("content")),
+            text=content_text(r.payload.get("content")),
             tool_calls=[
                 ScriptToolCall(name=c["name"], args=c.get("args") or {}, id=c.get("id"))
                 for c in r.payload.get("tool_calls") or []

@@ -21,6 +21,15 @@ from stochbox.run.store import STORE_FILE, RunStore
 from stochbox.run.trace import TRACE_FILE, TraceEvent, read_trace
 
 
+def content_text(content: Any) -> str:
+    """The text of a recorded message's ``content``: a string, or LangChain content blocks (their ``text`` parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content blocks
+        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    return "" if content is None else str(content)
+
+
 @dataclass
 class EpisodeTrace:
     """One episode's events (step order) and its stored record (None if it never finished)."""

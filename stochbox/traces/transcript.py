@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from stochbox.traces.audit import AuditFlag
-from stochbox.traces.run_trace import EpisodeTrace
+from stochbox.traces.run_trace import EpisodeTrace, content_text
 from stochbox.run.trace import TraceEvent
 
 MAX_CHARS = 4000
@@ -39,10 +39,7 @@ def _message_text(msg: dict[str, Any]) -> tuple[str, str]:
     """(role, text) of a LangChain message dict."""
     data = msg.get("data", msg)
     role = msg.get("type") or data.get("type") or "?"
-    content = data.get("content")
-    if isinstance(content, list):
-        content = "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
-    text = str(content or "")
+    text = content_text(data.get("content"))
     calls = data.get("tool_calls") or []
     if calls:
         text += "".join(f"\n-> {c.get('name')}({json.dumps(c.get('args'), default=str)})" for c in calls)

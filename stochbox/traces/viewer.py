@@ -31,7 +31,7 @@ from typing import Any
 
 from stochbox.traces.audit import AuditReport, FlagName, audit_trace
 from stochbox.errors import RunStoreError
-from stochbox.traces.run_trace import RunTrace, load_run_trace
+from stochbox.traces.run_trace import RunTrace, content_text, load_run_trace
 from stochbox.run.trace import TraceEvent
 
 CHUNK_SIZE = 2000
@@ -63,10 +63,7 @@ def _clip(value: Any) -> Any:
 
 def _message(msg: dict[str, Any]) -> list[Any]:
     data = msg.get("data", msg)
-    content = data.get("content")
-    if isinstance(content, list):
-        content = "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
-    return [msg.get("type") or data.get("type") or "?", content or "", data.get("tool_calls") or []]
+    return [msg.get("type") or data.get("type") or "?", content_text(data.get("content")), data.get("tool_calls") or []]
 
 
 def _safe_ints(payload: dict[str, Any]) -> dict[str, Any]:
