@@ -1,6 +1,6 @@
 """Concurrency efficiency: episodes against a local OpenAI-compatible server that answers after 200 ms.
 
-The stub server (``tests/scale/openai_stub.py``, standard library asyncio)
+The stub server (``stochbox/testing/openai_stub.py``, standard library asyncio)
 runs in its own process; ``stochbox run`` talks to it as ``--model openai:stub
 --base-url ...``, native mode, one model call per episode, twice: with the
 default client (``--openai-client stochbox``, :mod:`stochbox.agents.openai_http`
@@ -39,22 +39,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for stochbox.testing.scenario_texts
-from stochbox.testing.scenario_texts import UNIT  # noqa: E402  the scenario the tests use too
-
 from stochbox.run.config import RunConfig
 from stochbox.run.runner import start_run
 from stochbox.sandbox import open_sandbox
-import stochbox.testing.openai_stub
 from stochbox.run.store import RunStore
 from stochbox.run.trace import read_trace
-
-STUB = Path(stochbox.testing.openai_stub.__file__)
-
+from stochbox.testing.scenario_texts import UNIT  # the scenario the tests use too
 
 
 def start_stub(delay: float) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, str(STUB), "--delay", str(delay)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "stochbox.testing.openai_stub", "--delay", str(delay)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     return proc, int(proc.stdout.readline())
 

@@ -24,7 +24,7 @@ without a reply), ``{"empty": True}`` (empty content), ``{"no_choices": True}``,
 ``always_tool=True`` makes a model that never stops calling tools. The
 decoded body of the last request is kept in ``last_request``.
 
-Run standalone (benchmarks): ``python openai_stub.py --delay 0.2`` prints the port.
+Run standalone (benchmarks): ``python -m stochbox.testing.openai_stub --delay 0.2`` prints the port.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
 """Small test scenarios as YAML texts, and :func:`write_pack` to make a pack folder of them.
 
-One copy for every test package. The texts are the files in
-``tests/scenario_files/`` (real scenario files, read once at import). Test
-files import this module by name, ``from scenario_texts import ...`` (a
-module, not a conftest: pytest puts ``tests/`` on ``sys.path`` because the
-root ``tests/conftest.py`` is not inside a package). Scripts outside pytest
-(benchmarks) put the repository root on ``sys.path`` and import
-``stochbox.testing.scenario_texts``.
+One copy for every test package and the benchmarks. The texts are the files
+in ``stochbox/testing/scenario_files/`` (real scenario files, read once at
+import). Tests and benchmarks import ``stochbox.testing.scenario_texts``.
 
 A test may rely on the id, law and answer format of each text; change a
 file only together with the tests that read it:

@@ -1,4 +1,4 @@
-"""The shared test scenarios (tests/scenario_texts.py) load as a pack and say what their docstring says."""
+"""The shared test scenarios (stochbox/testing/scenario_texts.py) load as a pack and say what their docstring says."""
 
 from __future__ import annotations
 
