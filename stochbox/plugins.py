@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -99,6 +99,10 @@ class Registry(Generic[F]):
 
     def names(self) -> list[str]:
         return [p.name for p in self.plugins()]
+
+    def __iter__(self) -> Iterator[str]:
+        """The names, as :meth:`names` lists them."""
+        return iter(self.names())
 
     def __contains__(self, name: object) -> bool:
         return name in self._builtin or name in self._from_entry_points()
