@@ -12,7 +12,9 @@ Contract:
   only runtime fields (:data:`~stochbox.run.config.RUNTIME_FIELDS`) may be
   overridden. Because seeds depend only on (run seed, scenario, index),
   a resumed run stores exactly what an uninterrupted one would.
-* Episodes run as asyncio tasks, at most ``concurrency`` at a time. Each
+* Episodes run through the run's executor (:mod:`stochbox.run.executors`),
+  each one by :class:`~stochbox.run.episode.EpisodeRunner`, at most
+  ``concurrency`` at a time. Each
   finished episode is committed to ``run.sqlite`` before its ``episode_end``
   trace event, so the store is the truth after a crash. An agent bug or an
   episode overrunning its time limit becomes a ``failed``/``limit`` record,
