@@ -32,7 +32,7 @@ class AgentLimits:
     exec_timeout_s: float = 10.0
     episode_timeout_s: float = 300.0
     tool_output_cap: int = 4096
-    # provider calls (see stochbox.retry / stochbox.limiter): transient failures are retried
+    # provider calls (see stochbox.agents.retry / stochbox.agents.limiter): transient failures are retried
     max_retries: int = 6
     request_timeout_s: float | None = None  # per model-call attempt; None: only the episode deadline
     max_connections: int | None = None  # per provider; None: only --concurrency bounds it

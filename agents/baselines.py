@@ -6,7 +6,7 @@ draws must be independent of the reference, which uses
 ``derive_seed(seed, "reference", id)``):
 
 * in a run (the runner calls :meth:`OracleAgent.prepare_run` with the
-  :class:`~stochbox.plan.RunPlan`), one sandbox execution per (scenario,
+  :class:`~stochbox.run.plan.RunPlan`), one sandbox execution per (scenario,
   mode) draws all samples the run needs, with seed
   ``derive_seed(run_seed, "oracle", scenario_id, mode)``; episode ``index``
   gets samples ``[index*k, (index+1)*k)`` of that draw (k = samples per
@@ -45,10 +45,10 @@ from stochbox.results import EpisodeStatus, Mode
 from stochbox.sandbox.base import TRUTH_OUTPUT_CAP
 from stochbox.scenarios.models import Scenario, Support
 from stochbox.seeding import derive_seed
-from stochbox.truth import parse_samples, program_for
+from stochbox.reference.truth import parse_samples, program_for
 
 if TYPE_CHECKING:
-    from stochbox.plan import RunPlan
+    from stochbox.run.plan import RunPlan
 
 BASELINES = ("baseline:oracle", "baseline:collapse")
 _TRACE_OUTPUT_CHARS = 4096  # enough to audit; the full draw is in the samples

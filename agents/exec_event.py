@@ -1,7 +1,7 @@
 """The payload of a ``sandbox_exec`` trace event, built in one place.
 
 Contract of :func:`sandbox_exec_fields`: the returned dict holds the fields
-:mod:`stochbox.trace` lists for ``sandbox_exec`` plus what replay needs to
+:mod:`stochbox.run.trace` lists for ``sandbox_exec`` plus what replay needs to
 run the execution again (``globals``, ``timeout_s``, ``output_cap``), in a
 fixed order: the request first (``code``, ``globals``, ``seed``,
 ``timeout_s``, ``output_cap``), then the result. Callers add their own

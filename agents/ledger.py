@@ -11,10 +11,10 @@ traced through ``ctx.emit``:
   carries ``reasoning``: the provider's reasoning text, or null
   (:mod:`stochbox.agents.reasoning`). Transient provider failures
   (429, 5xx, timeouts, lost connections) are retried through
-  :func:`stochbox.retry.call_with_retry` under the provider's adaptive
+  :func:`stochbox.agents.retry.call_with_retry` under the provider's adaptive
   limiter, each retry emitting ``retry`` [where, attempt, delay_s, reason,
   message]; other provider exceptions, and
-  :class:`~stochbox.retry.RetriesExhausted`, propagate (the agent turns
+  :class:`~stochbox.agents.retry.RetriesExhausted`, propagate (the agent turns
   them into a ``failed`` outcome).
 * Outside text is made valid Unicode here, before anything else sees it
   (:mod:`stochbox.unicode_text`): the reply's content, tool calls, reasoning
@@ -40,9 +40,9 @@ from stochbox.agents.base import EpisodeContext, EpisodeOutcome
 from stochbox.agents.exec_event import sandbox_exec_fields, valid_exec_result
 from stochbox.agents.parsing import ParsedAnswer
 from stochbox.agents.reasoning import reasoning_text
-from stochbox.limiter import limiter_for, provider_key
+from stochbox.agents.limiter import limiter_for, provider_key
 from stochbox.results import EpisodeStatus
-from stochbox.retry import RetryPolicy, call_with_retry
+from stochbox.agents.retry import RetryPolicy, call_with_retry
 from stochbox.sandbox.base import ExecResult
 from stochbox.seeding import derive_seed
 from stochbox.unicode_text import valid_unicode_data

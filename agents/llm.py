@@ -32,7 +32,8 @@ from langchain_core.runnables import Runnable
 from stochbox.agents.base import Agent, AgentOptions, EpisodeContext, EpisodeOutcome
 from stochbox.agents.ledger import EpisodeLedger, LimitReached
 from stochbox.agents.native import StructuredOutput, answer_natively, json_object_schema, native_prompt, openai_json_schema
-from stochbox.agents.tools import Tool, available_tools
+from stochbox.agents.tool_sources import available_tools
+from stochbox.agents.tools import Tool
 from stochbox.agents.toolmode import build_tool_graph, function_schemas, tool_prompt
 from stochbox.conditions import option_error, rejected_option
 from stochbox.errors import MissingExtraError, ModelSpecError, StochboxError
@@ -154,7 +155,7 @@ def chat_backend(spec: str, options: AgentOptions) -> ModelBackend:
     if options.max_tokens is not None:
         kw["max_tokens"] = options.max_tokens
     if spec.startswith(("openai:", "anthropic:")):
-        kw["max_retries"] = 0  # stochbox.retry owns the policy (traced, adaptive); client retries would multiply it
+        kw["max_retries"] = 0  # stochbox.agents.retry owns the policy (traced, adaptive); client retries would multiply it
     if spec.startswith("openai:"):
         kw["http_async_client"] = _openai_async_client()
     try:

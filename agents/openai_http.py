@@ -25,7 +25,7 @@ Contract:
   or :meth:`~OpenAICompatChatModel.close` (from anywhere) releases them; the
   model stays usable. Sync calls (``invoke``) run the async path on a private
   loop in a private thread: correct, not fast.
-* The client never retries (:mod:`stochbox.retry` owns that). Failures raise:
+* The client never retries (:mod:`stochbox.agents.retry` owns that). Failures raise:
   :class:`OpenAIStatusError` for an HTTP error status (``status_code``,
   ``body``, and ``response.headers`` so Retry-After is honoured);
   :class:`OpenAITimeoutError` (a ``TimeoutError``) and
@@ -89,7 +89,7 @@ class OpenAIStatusError(Exception):
 
     @property
     def response(self) -> OpenAIStatusError:
-        """What :func:`stochbox.retry.retry_after_s` reads: ``.headers`` (case-insensitive) and ``.status_code``."""
+        """What :func:`stochbox.agents.retry.retry_after_s` reads: ``.headers`` (case-insensitive) and ``.status_code``."""
         return self
 
 

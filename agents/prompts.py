@@ -1,6 +1,6 @@
 """System and user prompts for native and tool-assisted episodes, rendered from prompt templates.
 
-The words are data (:mod:`stochbox.prompt_templates`: the built-in defaults,
+The words are data (:mod:`stochbox.conditions.templates`: the built-in defaults,
 a ``--prompts`` file, a condition's or a pack's templates); this module fills
 in what the code knows (the answer format, the limits, the tools) and
 :func:`templates_for` picks an episode's templates.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 
 from stochbox.agents.base import AgentLimits, EpisodeContext
-from stochbox.prompt_templates import PromptTemplates, default_templates
+from stochbox.conditions.templates import PromptTemplates, default_templates
 from stochbox.scenarios.models import AnswerFormat, AnswerType, Scenario
 
 ANSWER_MARKER = "ANSWER:"

@@ -48,11 +48,11 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from stochbox.evaluators.dispatch import unpredictabench_codes
-from stochbox.evaluators.verdict_cache import CACHE_FILE
-from stochbox.reference import ReferenceCache
-from stochbox.report import build_report
-from stochbox.runinfo import read_run_info
+from stochbox.evaluators.unpredictabench import codes
+from stochbox.analysis.verdict_cache import CACHE_FILE
+from stochbox.reference.cache import ReferenceCache
+from stochbox.analysis.report import build_report
+from stochbox.run.runinfo import read_run_info
 
 PACKS = Path(__file__).resolve().parents[1] / "scenarios" / "packs"
 
@@ -109,8 +109,8 @@ def bare_loop(run_dir: Path) -> int:
     for sc, ref in zip(info.scenarios, info.references):
         reference = json.loads(cache.path_for(ref.key).read_bytes())["samples"]
         agent = [x for x in slots[sc.id] if x is not None]
-        a = unpredictabench_codes(agent, sc.answer_format)
-        r = unpredictabench_codes(reference, sc.answer_format)
+        a = codes(agent, sc.answer_format, version="v1")
+        r = codes(reference, sc.answer_format, version="v1")
         passed += stats.ks_2samp(a, r).pvalue >= 0.05
     return int(passed)
 

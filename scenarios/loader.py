@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from stochbox.errors import ScenarioError
-from stochbox.prompt_templates import PromptTemplateError, PromptTemplates, load_prompt_templates
+from stochbox.conditions.templates import PromptTemplateError, PromptTemplates, load_prompt_templates
 from stochbox.scenarios.models import Pack, PackManifest, Scenario
 
 PACK_FILE = "pack.yaml"

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
-from stochbox.prompt_templates import PromptTemplates
+from stochbox.conditions.templates import PromptTemplates
 
 SCENARIO_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,127}$"
 

@@ -6,7 +6,7 @@ and tool-assisted, with the same episode seeds, beside the two bounds every
 score should be read against: ``baseline:oracle`` (fresh draws of the ground
 truth) and ``baseline:collapse`` (one constant answer). It is
 ``stochbox run --model M --model baseline:oracle --model baseline:collapse
---mode both`` followed by a short summary (:mod:`stochbox.demo`), the HTML
+--mode both`` followed by a short summary (:mod:`stochbox.analysis.demo`), the HTML
 report and the trace viewer; ``--tables`` adds the long tables of
 ``stochbox report`` and ``stochbox compare``. The run folder is kept, so
 ``report``, ``audit``, ``trace``, ``view`` and ``export`` work on it.
@@ -34,13 +34,14 @@ def demo_command(
 ) -> None:
     """Native vs tool-assisted on a few built-in scenarios, beside the oracle and a constant answerer."""
     from stochbox.cli.eval_cmd import print_comparison
-    from stochbox.cli.run_cmd import _warn_at_start, _with_progress
-    from stochbox.config import RunConfig
-    from stochbox.demo import COLLAPSE, ORACLE, demo_summary, print_demo
-    from stochbox.evaluators import load_run, write_html_report
-    from stochbox.report import build_report, print_report, report_console
-    from stochbox.runner import start_run
-    from stochbox.viewer import write_viewer
+    from stochbox.cli.run_cmd import warn_at_start, with_progress
+    from stochbox.run.config import RunConfig
+    from stochbox.analysis.demo import COLLAPSE, ORACLE, demo_summary, print_demo
+    from stochbox.analysis import load_run
+    from stochbox.analysis.html_report import write_html_report
+    from stochbox.analysis.report import build_report, print_report, report_console
+    from stochbox.run.runner import start_run
+    from stochbox.traces.viewer import write_viewer
 
     out = out_dir or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
     ids = list(scenario or DEMO_SCENARIOS)
@@ -59,8 +60,8 @@ def demo_command(
         f"[bold]stochbox demo[/]: can {model} sample from a random process? {len(ids)} scenarios, "
         f"N={n} answers each, natively and with a sandboxed Python tool"
     )
-    outcome = _with_progress(
-        lambda hook: start_run(config, out, progress=hook, on_start=_warn_at_start), out, quiet=False
+    outcome = with_progress(
+        lambda hook: start_run(config, out, progress=hook, on_start=warn_at_start), out, quiet=False
     )
     run = load_run(out)
     backend = run.info.sandbox.get("backend", sandbox)

@@ -1,4 +1,4 @@
-"""``stochbox prompts``: the prompt templates a run sends (see :mod:`stochbox.prompt_templates`)."""
+"""``stochbox prompts``: the prompt templates a run sends (see :mod:`stochbox.conditions.templates`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ prompts_app = typer.Typer(help="Prompt templates: print the defaults, check a fi
 @prompts_app.command("show-default")
 def show_default() -> None:
     """Print the built-in templates file (copy it, edit it, pass it with --prompts)."""
-    from stochbox.prompt_templates import default_templates_path
+    from stochbox.conditions.templates import default_templates_path
 
     typer.echo(default_templates_path().read_text(encoding="utf-8"), nl=False)
 
@@ -20,7 +20,7 @@ def show_default() -> None:
 @prompts_app.command("path")
 def default_path() -> None:
     """Print where the built-in templates file is installed."""
-    from stochbox.prompt_templates import default_templates_path
+    from stochbox.conditions.templates import default_templates_path
 
     typer.echo(str(default_templates_path()))
 
@@ -29,7 +29,7 @@ def default_path() -> None:
 def check(file: Path = typer.Argument(..., help="A prompt templates file or a condition file.")) -> None:
     """Validate a templates (or condition) file; print its name, text digest and the templates it changes."""
     from stochbox.conditions import load_condition
-    from stochbox.prompt_templates import default_templates
+    from stochbox.conditions.templates import default_templates
 
     condition = load_condition("check", file)
     templates = condition.prompts or default_templates()

@@ -19,7 +19,7 @@ def report_command(
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute every verdict; neither read nor write the run's verdicts.sqlite."),
 ) -> None:
     """Evaluate a run: KS@N per model and mode, and per-scenario tests."""
-    from stochbox.report import build_report, print_report, write_html  # evaluators: scipy
+    from stochbox.analysis.report import build_report, print_report, write_html  # evaluators: scipy
 
     by_tag = by_tag or []
     report = build_report(run_dir, alpha=alpha, preset=preset, sandbox=sandbox, by_tag=by_tag, use_cache=not no_cache)

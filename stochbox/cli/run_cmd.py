@@ -1,11 +1,11 @@
 """``stochbox run`` and ``stochbox truth``.
 
-Thin: options become a :class:`~stochbox.config.RunConfig` /
-:class:`~stochbox.config.TruthConfig`; the work is in
-:mod:`stochbox.runner` and :mod:`stochbox.reference`. Every mistake is a
+Thin: options become a :class:`~stochbox.run.config.RunConfig` /
+:class:`~stochbox.run.config.TruthConfig`; the work is in
+:mod:`stochbox.run.runner` and :mod:`stochbox.reference.cache`. Every mistake is a
 StochboxError (one line, exit 2 for bad input); Ctrl-C leaves every finished
 episode stored and says how to resume. A run that finished but had episodes
-failed by an internal error exits 6 (see :mod:`stochbox.internal_failure`).
+failed by an internal error exits 6 (see :mod:`stochbox.run.internal_failure`).
 """
 
 from __future__ import annotations
@@ -19,20 +19,23 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stochbox.config import OPTION_NAMES, RunConfig, TruthConfig
+from stochbox.agents.resolve import supported_forms
+from stochbox.run.config import OPTION_NAMES, RunConfig, TruthConfig
 from stochbox.errors import ConfigError
-from stochbox.runinfo import RUN_FILE, RunInfo
+from stochbox.run.executors.registry import executors_help
+from stochbox.run.runinfo import RUN_FILE, RunInfo
+from stochbox.sandbox.base import backends_help
 
 if TYPE_CHECKING:  # the runner and the report load agents and evaluators (scipy): imported when a command runs
-    from stochbox.runner import RunOutcome
+    from stochbox.run.runner import RunOutcome
 
 console = Console(stderr=True)
 
-_SANDBOX_HELP = "Sandbox backend: auto (docker, else local jail), docker, local, unsafe-subprocess (NO isolation)."
+_SANDBOX_HELP = f"Sandbox backend: {backends_help()}."
 
 
 def run_command(
-    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Model string (repeatable): baseline:oracle, baseline:collapse, scripted:PATH, local:NAME, openai:gpt-4o-mini, ..."),
+    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help=f"Model string (repeatable): {supported_forms()}."),
     pack: Optional[list[str]] = typer.Option(None, "--pack", "-p", help="Built-in pack name or folder (repeatable); default: all built-in packs."),
     scenario: Optional[list[str]] = typer.Option(None, "--scenario", "-s", help="Only these scenario ids (repeatable)."),
     mode: Optional[str] = typer.Option(None, "--mode", help="native | tool | both (default native)."),
@@ -63,7 +66,7 @@ def run_command(
     episode_timeout: Optional[float] = typer.Option(None, "--episode-timeout", help="Seconds per episode (default 300)."),
     max_retries: Optional[int] = typer.Option(None, "--max-retries", help="Retries per model call on rate limits, server errors and timeouts (default 6)."),
     request_timeout: Optional[float] = typer.Option(None, "--request-timeout", help="Seconds per model-call attempt (default: only the episode limit)."),
-    executor: Optional[str] = typer.Option(None, "--executor", help="Where episodes run: local (asyncio in this process, default) | processes (worker processes on this machine: all its cores) | ray (a Ray cluster; the [ray] extra)."),
+    executor: Optional[str] = typer.Option(None, "--executor", help=f"Where episodes run: {executors_help()}."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes for --executor processes (default: one per CPU)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster address for --executor ray (default: start a local cluster)."),
     max_connections: Optional[int] = typer.Option(None, "--max-connections", help="Concurrent calls per provider (default: only --concurrency)."),
@@ -74,9 +77,9 @@ def run_command(
 ) -> None:
     """Run models on scenarios and print the KS@N table."""
     from stochbox.conditions import parse_condition, parse_model_options
-    from stochbox.prompt_templates import load_prompt_templates
-    from stochbox.report import build_report, print_report
-    from stochbox.runner import resume_run, start_run
+    from stochbox.conditions.templates import load_prompt_templates
+    from stochbox.analysis.report import build_report, print_report
+    from stochbox.run.runner import resume_run, start_run
 
     runtime = {"sandbox": sandbox, "concurrency": concurrency, "jobs": jobs, "cache_dir": cache_dir, "max_connections": max_connections,
                "executor": executor, "ray_address": ray_address, "workers": workers}
@@ -104,7 +107,7 @@ def run_command(
         if strict:
             raise ConfigError("--strict applies when a run starts; a resumed run keeps the exclusions recorded in its run.json")
         run_dir = resume
-        do_run = lambda hook: resume_run(resume, overrides=runtime, progress=hook, on_start=_warn_at_start)  # noqa: E731
+        do_run = lambda hook: resume_run(resume, overrides=runtime, progress=hook, on_start=warn_at_start)  # noqa: E731
     else:
         if not model:
             raise ConfigError("--model is required (e.g. --model baseline:oracle)")
@@ -112,8 +115,8 @@ def run_command(
             raise ConfigError("--out DIR is required: the new run folder")
         config = RunConfig.from_options(**result_opts, **runtime)
         run_dir = out_dir
-        do_run = lambda hook: start_run(config, out_dir, progress=hook, on_start=_warn_at_start, strict=strict)  # noqa: E731
-    outcome = _with_progress(do_run, run_dir, quiet=quiet)
+        do_run = lambda hook: start_run(config, out_dir, progress=hook, on_start=warn_at_start, strict=strict)  # noqa: E731
+    outcome = with_progress(do_run, run_dir, quiet=quiet)
     console.print(
         f"run {outcome.run_id}: {outcome.ran} episode(s) run, {outcome.done}/{outcome.total} stored "
         f"({', '.join(f'{k} {v}' for k, v in sorted(outcome.statuses.items())) or 'nothing to do'}) in {run_dir}"
@@ -121,7 +124,7 @@ def run_command(
     )
     print_report(build_report(run_dir), per_scenario=not quiet)
     if outcome.internal_errors:
-        from stochbox.internal_failure import EXIT_INTERNAL_ERRORS
+        from stochbox.run.internal_failure import EXIT_INTERNAL_ERRORS
 
         typer.echo(
             f"error: {outcome.internal_errors} episode(s) failed by an internal stochbox error (stored as failed; "
@@ -131,15 +134,17 @@ def run_command(
         raise typer.Exit(EXIT_INTERNAL_ERRORS)
 
 
-def _warn_at_start(info: RunInfo) -> None:
+def warn_at_start(info: RunInfo) -> None:
+    """A run's ``on_start`` hook: warn on stderr when its sandbox does not isolate, and once per scenario left out."""
     if not info.sandbox.get("isolating", True):
         typer.echo(f"warning: sandbox '{info.sandbox.get('backend')}' does not isolate; model code and ground truth run unconfined", err=True)
     for e in info.excluded:
         typer.echo(f"warning: scenario '{e.scenario}' ({e.source}) left out of the run: {e.reason} (--strict stops instead)", err=True)
 
 
-def _with_progress(do_run, run_dir: Path, *, quiet: bool) -> RunOutcome:
-    from stochbox.progress import RunProgress
+def with_progress(do_run, run_dir: Path, *, quiet: bool) -> RunOutcome:
+    """``do_run(progress_hook)`` under the live progress display; Ctrl-C exits 130 saying how to resume."""
+    from stochbox.run.progress import RunProgress
 
     progress = RunProgress(console, disable=quiet or not console.is_terminal)
     try:
@@ -163,9 +168,9 @@ def truth_command(
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Ground-truth programs run at once (default 2)."),
 ) -> None:
     """Run ground-truth programs in the sandbox and cache their reference samples."""
-    from stochbox.reference import ReferenceCache, fill_cache
-    from stochbox.report import report_console
-    from stochbox.runner import open_run_sandbox
+    from stochbox.reference.cache import ReferenceCache, fill_cache
+    from stochbox.analysis.report import report_console
+    from stochbox.run.episode import open_run_sandbox
     from stochbox.scenarios import resolve_packs, select_scenarios
 
     cfg = TruthConfig.from_options(packs=pack or None, scenarios=scenario or None, n=n, seed=seed, cache_dir=cache_dir, sandbox=sandbox, jobs=jobs)

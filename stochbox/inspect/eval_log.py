@@ -61,11 +61,12 @@ from inspect_ai.tool import ToolCall, ToolCallError, ToolInfo
 
 from stochbox import __version__
 from stochbox.errors import RunStoreError
-from stochbox.evaluators import get_preset, load_run, summarize
+from stochbox.evaluators import get_preset, summarize
+from stochbox.analysis import load_run
 from stochbox.evaluators.models import ScenarioTestResult
-from stochbox.plan import plan_episodes
-from stochbox.run_trace import EpisodeTrace, RunTrace, load_run_trace
-from stochbox.trace import TraceEvent
+from stochbox.run.plan import plan_episodes
+from stochbox.traces.run_trace import EpisodeTrace, RunTrace, load_run_trace
+from stochbox.run.trace import TraceEvent
 
 _INFO_EVENTS = ("parse", "limit_hit", "error", "retry", "sample_submitted")
 

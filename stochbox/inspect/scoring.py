@@ -30,7 +30,7 @@ from inspect_ai.solver import TaskState
 from stochbox.agents.parsing import parse_answer
 from stochbox.evaluators import evaluate_scenario, get_preset, summarize
 from stochbox.evaluators.models import ScenarioTestResult
-from stochbox.reference import ReferenceCache
+from stochbox.reference.cache import ReferenceCache
 from stochbox.scenarios import Scenario, resolve_packs, select_scenarios
 
 ANSWER_KEY = "stochbox:answer"

@@ -36,13 +36,13 @@ from inspect_ai.util import registry_info, sandbox, store
 
 from stochbox.agents.base import AgentLimits
 from stochbox.agents.parsing import answer_json_schema, parse_answer, parse_value
-from stochbox.agents.prompts import LAST_TURN, SUBMIT_AGAIN, describe_answer, native_system, tool_system, user_prompt
+from stochbox.agents.prompts import describe_answer, last_turn, native_system, submit_again, tool_system, user_prompt
 from stochbox.agents.tools import PythonTool, format_exec_result
 from stochbox.errors import ConfigError
 from stochbox.evaluators import get_preset
 from stochbox.inspect.sandbox_env import SEED_ENV, StochboxSandboxConfig
 from stochbox.inspect.scoring import ANSWER_KEY, ks_at_n, sample_answer, scenario_index, scenario_pvalues
-from stochbox.plan import episode_seed
+from stochbox.run.plan import episode_seed
 from stochbox.sandbox.base import ExecResult as StochboxExecResult
 from stochbox.scenarios import Scenario, resolve_packs, select_scenarios
 from stochbox.seeding import derive_seed
@@ -121,7 +121,7 @@ def submit_tool(sc: Scenario) -> ToolDef:
     async def execute(answer: Any) -> str:
         parsed = parse_value({"answer": answer}, fmt, 1)
         if not parsed.samples:
-            raise ToolError(SUBMIT_AGAIN.format(reason=parsed.reason))
+            raise ToolError(submit_again(parsed.reason))
         store().set(ANSWER_KEY, {"sample": parsed.samples[0], "strategy": parsed.strategy, "source": "submit"})
         return "accepted"
 
@@ -144,7 +144,7 @@ def tool_episode(pack: str, max_model_calls: int, max_tool_calls: int, exec_time
         model = get_model()
         for call in range(limits.max_model_calls):
             if call + 1 == limits.max_model_calls:
-                state.messages.append(ChatMessageUser(content=LAST_TURN))
+                state.messages.append(ChatMessageUser(content=last_turn()))
             state.output = await model.generate(state.messages, tools)
             state.messages.append(state.output.message)
             if state.output.message.tool_calls:
@@ -156,7 +156,7 @@ def tool_episode(pack: str, max_model_calls: int, max_tool_calls: int, exec_time
             parsed = parse_answer(state.output.completion, sc.answer_format, 1)
             if parsed.samples:
                 break
-            state.messages.append(ChatMessageUser(content=SUBMIT_AGAIN.format(reason=parsed.reason)))
+            state.messages.append(ChatMessageUser(content=submit_again(parsed.reason)))
         return state
 
     return solve

@@ -1,4 +1,4 @@
-"""Prompt templates (stochbox.prompt_templates, agents/prompts.py): the defaults are the shipped file,
+"""Prompt templates (stochbox.conditions.templates, agents/prompts.py): the defaults are the shipped file,
 render the prompts stochbox has always sent, and round-trip through ``prompts show-default``; which
 templates an episode uses (condition > --prompts > pack > defaults); one-line errors."""
 
@@ -12,7 +12,7 @@ from stochbox.agents.base import AgentLimits, EpisodeContext
 from stochbox.agents.prompts import native_system, templates_for, tool_system, user_prompt
 from stochbox.conditions import ResolvedCondition
 from stochbox.errors import ScenarioError
-from stochbox.prompt_templates import (
+from stochbox.conditions.templates import (
     PromptTemplateError,
     default_templates,
     default_templates_path,
@@ -21,7 +21,7 @@ from stochbox.prompt_templates import (
 from stochbox.results import Mode
 from stochbox.scenarios import load_pack
 
-from scenario_texts import COIN, UNIT, write_pack
+from stochbox.testing.scenario_texts import COIN, UNIT, write_pack
 
 
 @pytest.fixture

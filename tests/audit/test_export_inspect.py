@@ -8,7 +8,7 @@ import json
 import pytest
 
 from stochbox.cli import main
-from stochbox.run_trace import load_run_trace
+from stochbox.traces.run_trace import load_run_trace
 
 from machine_features import require_or_skip
 

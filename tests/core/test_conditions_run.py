@@ -17,11 +17,11 @@ import pytest
 from scipy import stats
 
 from stochbox.cli import main
-from stochbox.prompt_templates import default_templates
-from stochbox.store import RunStore
-from stochbox.trace import read_trace
+from stochbox.conditions.templates import default_templates
+from stochbox.run.store import RunStore
+from stochbox.run.trace import read_trace
 
-from scenario_texts import write_pack
+from stochbox.testing.scenario_texts import write_pack
 
 UNIFORMS = 8  # scenarios, all uniform on [0, 1): honest code passes ~95% of them, seeded code none
 
@@ -147,7 +147,7 @@ def test_two_conditions_are_paired_and_compare_reports_the_effect(capsys, setup,
 
 
 def _digest(path: Path) -> str:
-    from stochbox.prompt_templates import load_prompt_templates
+    from stochbox.conditions.templates import load_prompt_templates
 
     return load_prompt_templates(path).digest
 
@@ -279,8 +279,8 @@ def test_compare_pairs_conditions_per_mode_then_modes_within_each_condition():
     from types import SimpleNamespace
 
     from stochbox.conditions import Condition
-    from stochbox.config import RunConfig
-    from stochbox.evaluators.compare import arm_pairs
+    from stochbox.run.config import RunConfig
+    from stochbox.analysis.compare import arm_pairs
 
     def pairs(**kw):
         run = SimpleNamespace(config=RunConfig(models=["m"], **kw), run_dir=Path("r"))

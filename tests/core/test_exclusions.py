@@ -7,12 +7,12 @@ import json
 import pytest
 
 from stochbox.cli import main
-from stochbox.runinfo import read_run_info
-from stochbox.runner import start_run
-from stochbox.store import RunStore
-from stochbox.trace import read_trace
+from stochbox.run.runinfo import read_run_info
+from stochbox.run.runner import start_run
+from stochbox.run.store import RunStore
+from stochbox.run.trace import read_trace
 
-from scenario_texts import BOOM, TINY, write_pack
+from stochbox.testing.scenario_texts import BOOM, TINY, write_pack
 
 # A batch program that prints 3 samples whatever N is asked for (the paper's failure that blocked 444 programs).
 SHORT = """
@@ -91,7 +91,7 @@ def test_a_broken_ground_truth_is_left_out_and_the_run_goes_on(capsys, broken_pa
 
 
 def test_resume_keeps_the_exclusions_even_after_the_program_is_fixed(capsys, broken_pack, sandbox_backend, sandbox, tmp_path):
-    from stochbox.config import RunConfig
+    from stochbox.run.config import RunConfig
 
     cfg = RunConfig(models=["baseline:oracle"], packs=[str(broken_pack)], scenarios=["coin", "boom", "expo", "short"],
                     n=6, reference_n=300, seed=5, sandbox=sandbox_backend, concurrency=1)

@@ -16,14 +16,14 @@ from langchain_core.messages import AIMessage
 from stochbox.agents.exec_event import valid_exec_result
 from stochbox.agents.ledger import valid_message
 from stochbox.cli import main
-from stochbox.config import RunConfig
-from stochbox.internal_failure import EXIT_INTERNAL_ERRORS, INTERNAL_ERROR
-from stochbox.process_executor import WorkerEpisodeError, _result
+from stochbox.run.config import RunConfig
+from stochbox.run.internal_failure import EXIT_INTERNAL_ERRORS, INTERNAL_ERROR
+from stochbox.run.executors.processes import WorkerEpisodeError, _result
 from stochbox.results import EpisodeRecord
-from stochbox.runner import start_run
+from stochbox.run.runner import start_run
 from stochbox.sandbox.base import ExecResult
-from stochbox.store import RunStore
-from stochbox.trace import read_trace
+from stochbox.run.store import RunStore
+from stochbox.run.trace import read_trace
 from stochbox.unicode_text import valid_unicode, valid_unicode_data
 
 
@@ -94,7 +94,7 @@ def test_a_scripted_reply_with_a_lone_surrogate_costs_nothing(capsys, tiny_pack,
 
 def _boom_on_episode(monkeypatch, index: int) -> None:
     """A bug in stochbox's own code (after the agent answered) for one episode."""
-    import stochbox.runner as runner
+    import stochbox.run.runner as runner
 
     real = runner._valid_samples
 
@@ -136,7 +136,7 @@ def test_the_command_says_how_many_episodes_failed_internally_and_exits_6(monkey
 
 
 def test_a_configuration_mistake_still_stops_the_run(monkeypatch, tiny_pack, sandbox, tmp_path):
-    import stochbox.runner as runner
+    import stochbox.run.runner as runner
     from stochbox.errors import ConfigError
 
     def mistake(spec, outcome):

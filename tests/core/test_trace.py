@@ -11,7 +11,7 @@ import pytest
 
 from stochbox.results import EpisodeStatus
 from stochbox.scenarios.models import AnswerFormat
-from stochbox.trace import SCHEMA_VERSION, TRACE_FILE, TraceEvent, TraceWriter, read_trace
+from stochbox.run.trace import SCHEMA_VERSION, TRACE_FILE, TraceEvent, TraceWriter, read_trace
 
 
 def _lines(run_dir: Path) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalkit import stochbox_cli
-from scenario_texts import COIN, EXPO, POISSON, UNIT, write_pack
+from stochbox.testing.scenario_texts import COIN, EXPO, POISSON, UNIT, write_pack
 
 #: scenario -> its tags; ``unit`` has no ``group:`` tag, ``poisson`` has two.
 TAGS = {

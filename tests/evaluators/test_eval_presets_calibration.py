@@ -10,7 +10,7 @@ from evalkit import draw, stochbox_cli
 from scipy import stats
 
 from stochbox.evaluators import evaluate_scenario, get_preset
-from stochbox.evaluators.calibration import calibrate_scenario
+from stochbox.analysis.calibration import calibrate_scenario
 from stochbox.scenarios.models import Scenario
 
 # Discrete laws (numpy samplers); the collapse answer is the reference's lower median, as baseline:collapse gives.

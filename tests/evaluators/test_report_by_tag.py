@@ -9,7 +9,7 @@ import pytest
 
 from stochbox.evaluators import group_by_tag, scenario_groups
 from stochbox.evaluators.intervals import wilson_interval
-from stochbox.runinfo import read_run_info
+from stochbox.run.runinfo import read_run_info
 
 from evalkit import stochbox_cli
 from tagged_run import TAGS, make_run

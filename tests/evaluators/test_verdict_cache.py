@@ -9,12 +9,12 @@ import sqlite3
 
 import pytest
 
-import stochbox.evaluators.runs as runs_module
-from stochbox.evaluators import verdict_cache
-from stochbox.evaluators.verdict_cache import CACHE_FILE, evaluator_sources
-from stochbox.reference import ReferenceCache, ReferenceFile, canonical_json
-from stochbox.report import build_report
-from stochbox.runinfo import read_run_info
+import stochbox.analysis.runs as runs_module
+from stochbox.analysis import verdict_cache
+from stochbox.analysis.verdict_cache import CACHE_FILE, evaluator_sources
+from stochbox.reference.cache import ReferenceCache, ReferenceFile, canonical_json
+from stochbox.analysis.report import build_report
+from stochbox.run.runinfo import read_run_info
 
 from evalkit import stochbox_cli
 from tagged_run import make_run

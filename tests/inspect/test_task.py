@@ -41,7 +41,7 @@ def test_inspect_eval_by_registry_name_gives_ks_at_n_with_stochbox_statistics(tm
     from inspect_ai import eval as inspect_eval
 
     from stochbox.evaluators import evaluate_scenario, get_preset
-    from stochbox.reference import ReferenceCache
+    from stochbox.reference.cache import ReferenceCache
     from stochbox.scenarios import resolve_packs, select_scenarios
 
     # by name, as `inspect eval stochbox/sampling` does: found through the inspect_ai entry point
@@ -88,7 +88,7 @@ def test_preset_and_alpha_are_task_parameters(tmp_path, sandbox_backend):
 
     from stochbox.evaluators import evaluate_scenario, get_preset
     from stochbox.inspect import sampling
-    from stochbox.reference import ReferenceCache
+    from stochbox.reference.cache import ReferenceCache
     from stochbox.scenarios import resolve_packs, select_scenarios
 
     def run(**args):

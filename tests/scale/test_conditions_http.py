@@ -11,11 +11,11 @@ import json
 import pytest
 
 from stochbox.cli import main
-from stochbox.runinfo import read_run_info
-from stochbox.store import RunStore
-from stochbox.trace import read_trace
+from stochbox.run.runinfo import read_run_info
+from stochbox.run.store import RunStore
+from stochbox.run.trace import read_trace
 
-from .openai_stub import StubServer, value_for
+from stochbox.testing.openai_stub import StubServer, value_for
 
 CLIENTS = ["stochbox", "langchain"]
 REASONING = "The user wants a uniform draw. 0.999 would be too obvious; I will answer with the JSON object."

@@ -19,10 +19,10 @@ import pytest
 from fuzz_count import count
 from stated_values import stated_values
 
-from stochbox.config import RunConfig
-from stochbox.runner import start_run
-from stochbox.store import RunStore
-from stochbox.trace import read_trace
+from stochbox.run.config import RunConfig
+from stochbox.run.runner import start_run
+from stochbox.run.store import RunStore
+from stochbox.run.trace import read_trace
 
 CLIENTS = pytest.mark.parametrize("client", ["stochbox", "langchain"])
 #: Hostile bodies per run (each run: native and tool mode, both clients).

@@ -12,10 +12,10 @@ from stochbox.cli import main
 from stochbox.scenarios import AnswerFormat, load_pack, validate_path
 from stochbox.scenarios.importer import import_jsonl
 from stochbox.scenarios.samples import coerce_sample
-from stochbox.truth import TruthError, generate_samples
+from stochbox.reference.truth import TruthError, generate_samples
 
 from machine_features import require_or_skip
-from scenario_texts import write_pack
+from stochbox.testing.scenario_texts import write_pack
 
 # Three independent mistakes in one file: a wrong type, an unknown field, a bad tag.
 THREE_PROBLEMS = """\

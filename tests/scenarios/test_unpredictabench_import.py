@@ -18,7 +18,7 @@ import pytest
 from stochbox.cli import main
 from stochbox.scenarios import load_pack, validate_path
 from stochbox.scenarios.paper_output import extract_printed_list, to_samples
-from stochbox.truth import TruthError, generate_samples
+from stochbox.reference.truth import TruthError, generate_samples
 
 from machine_features import require_or_skip
 
