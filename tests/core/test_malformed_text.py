@@ -94,16 +94,16 @@ def test_a_scripted_reply_with_a_lone_surrogate_costs_nothing(capsys, tiny_pack,
 
 def _boom_on_episode(monkeypatch, index: int) -> None:
     """A bug in stochbox's own code (after the agent answered) for one episode."""
-    import stochbox.run.runner as runner
+    import stochbox.run.episode as episode
 
-    real = runner._valid_samples
+    real = episode.valid_samples
 
     def buggy(spec, outcome):
         if spec.index == index:
             raise RuntimeError("boom \ud800")  # the message itself is not valid text either
         return real(spec, outcome)
 
-    monkeypatch.setattr(runner, "_valid_samples", buggy)
+    monkeypatch.setattr(episode, "valid_samples", buggy)
 
 
 def test_an_internal_error_fails_one_episode_and_the_run_goes_on(monkeypatch, tiny_pack, sandbox, tmp_path):
@@ -119,7 +119,7 @@ def test_an_internal_error_fails_one_episode_and_the_run_goes_on(monkeypatch, ti
     events = list(read_trace(tmp_path / "run"))
     (error,) = [e for e in events if e.event == "error"]
     assert error.episode_id == failed.episode_id and error.payload["where"] == "internal"
-    assert error.payload["exception"] == "RuntimeError" and "_valid_samples" in error.payload["traceback"]
+    assert error.payload["exception"] == "RuntimeError" and "valid_samples" in error.payload["traceback"]
     assert events[-1].event == "run_end" and events[-1].payload["internal_errors"] == 1
     ends = Counter(e.payload["status"] for e in events if e.event == "episode_end")
     assert ends == {"ok": 4, "failed": 1}
@@ -136,13 +136,13 @@ def test_the_command_says_how_many_episodes_failed_internally_and_exits_6(monkey
 
 
 def test_a_configuration_mistake_still_stops_the_run(monkeypatch, tiny_pack, sandbox, tmp_path):
-    import stochbox.run.runner as runner
+    import stochbox.run.episode as episode
     from stochbox.errors import ConfigError
 
     def mistake(spec, outcome):
         raise ConfigError("a mistake the user must fix")
 
-    monkeypatch.setattr(runner, "_valid_samples", mistake)
+    monkeypatch.setattr(episode, "valid_samples", mistake)
     cfg = RunConfig.model_validate(dict(models=["baseline:collapse"], packs=[str(tiny_pack)], scenarios=["coin"], n=3, reference_n=200))
     with pytest.raises(ConfigError):
         start_run(cfg, tmp_path / "run", sandbox=sandbox)
