@@ -7,6 +7,10 @@ in a sandbox of the run's backend (byte-identical by construction). It never
 modifies the run folder. Samples are laid out exactly as ``stochbox report``
 does (:func:`stochbox.report.layout_samples`): N slots in episode order,
 ``None`` where missing.
+
+:meth:`RunData.parse_rate` counts a sample as parsed only when it is valid
+for the scenario's answer format (``coerce_sample``): a stored sample that
+fails validation is as unusable as a missing one.
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ from typing import Any
 
 from stochbox.config import RunConfig
 from stochbox.evaluators.dispatch import evaluate_scenario
-from stochbox.evaluators.models import Preset, ScenarioTestResult
+from stochbox.evaluators.intervals import family_of
+from stochbox.evaluators.models import Preset, Regularity, ScenarioTestResult
+from stochbox.evaluators.regularity import check_regularity
 from stochbox.reference import ReferenceCache
 from stochbox.report import layout_samples
 from stochbox.results import EpisodeRecord
 from stochbox.runinfo import RunInfo, read_run_info
 from stochbox.scenarios.models import Scenario
+from stochbox.scenarios.samples import coerce_sample
 from stochbox.store import RunStore
 
 ArmKey = tuple[str, str]  # (model, mode)
@@ -39,7 +46,7 @@ class RunData:
     records: dict[ArmKey, dict[str, list[EpisodeRecord]]]
     samples: dict[ArmKey, dict[str, list[Any]]]
     references: dict[str, list[Any]]
-    _cache: dict[tuple, list[ScenarioTestResult]] = field(default_factory=dict, repr=False)
+    _cache: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     @property
     def config(self) -> RunConfig:
@@ -55,9 +62,38 @@ class RunData:
         return [(m, mode.value) for m in self.config.models for mode in self.config.modes]
 
     def parse_rate(self, arm: ArmKey) -> float:
-        recs = [r for group in self.records.get(arm, {}).values() for r in group]
-        requested = sum(r.n_requested for r in recs)
-        return sum(len(r.samples) for r in recs) / requested if requested else 0.0
+        """Valid samples / samples requested over the arm's stored episodes."""
+        formats = {s.id: s.answer_format for s in self.scenarios}
+        requested = valid = 0
+        for scenario, group in self.records.get(arm, {}).items():
+            fmt = formats.get(scenario)
+            for r in group:
+                requested += r.n_requested
+                valid += sum(_is_valid(x, fmt) for x in r.samples[: r.n_requested])
+        return valid / requested if requested else 0.0
+
+    def families(self) -> dict[str, str]:
+        """Scenario id -> its cluster for family-clustered intervals (first ``family:`` tag, else itself)."""
+        return {s.id: family_of(s.id, s.tags) for s in self.scenarios}
+
+    def evaluate_checked(self, arm: ArmKey, preset: Preset) -> list[ScenarioTestResult]:
+        """:meth:`evaluate` at the run's N with the too-regular diagnostic (:mod:`.regularity`) attached."""
+        key = (arm, preset.name, preset.alpha, "regularity")
+        if key not in self._cache:
+            checks = self.regularity(arm)
+            self._cache[key] = [
+                r.model_copy(update={"regularity": checks[r.scenario]}) for r in self.evaluate(arm, preset)
+            ]
+        return self._cache[key]
+
+    def regularity(self, arm: ArmKey) -> dict[str, Regularity]:
+        """The too-regular diagnostic of each scenario's N episode-ordered samples (independent of the preset)."""
+        key = (arm, "regularity")
+        if key not in self._cache:
+            self._cache[key] = {
+                sc.id: check_regularity(sc, self.samples[arm][sc.id], self.references[sc.id]) for sc in self.scenarios
+            }
+        return self._cache[key]
 
     def evaluate(self, arm: ArmKey, preset: Preset, n: int | None = None) -> list[ScenarioTestResult]:
         """Per-scenario results of one arm at N = ``n`` (a prefix; default the run's N), run order."""
@@ -72,6 +108,16 @@ class RunData:
                 for sc in self.scenarios
             ]
         return self._cache[key]
+
+
+def _is_valid(value: Any, fmt: Any) -> bool:
+    if value is None or fmt is None:
+        return value is not None
+    try:
+        coerce_sample(value, fmt)
+    except ValueError:
+        return False
+    return True
 
 
 def _references(info: RunInfo, sandbox_backend: str | None) -> dict[str, list[Any]]:
