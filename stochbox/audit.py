@@ -52,12 +52,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from scipy.stats import binom
 
 from stochbox.audit_code import network_imports, seed_fixing_calls
 from stochbox.audit_match import PrintedValues
 from stochbox.errors import ConfigError
-from stochbox.evaluators.regularity import check_regularity
 from stochbox.reference import ReferenceCache
 from stochbox.run_trace import EpisodeTrace, RunTrace, load_run_trace
 from stochbox.scenarios.samples import coerce_sample
@@ -258,6 +256,8 @@ class _Auditor:
             self._too_regular(scenario, eps)
 
     def _too_regular(self, scenario: str, eps: list[EpisodeTrace]) -> None:
+        from stochbox.evaluators.regularity import check_regularity  # numpy/scipy only when a reference is there
+
         sc, ref = self.scenarios.get(scenario), self._reference(scenario)
         if sc is None or not ref:
             return
@@ -325,6 +325,8 @@ class _Auditor:
             return None
         if scenario not in self._frequencies:
             self._frequencies[scenario] = Counter(_key([_canonical(s, sc)]) for s in ref)
+        from scipy.stats import binom
+
         freq, m = self._frequencies[scenario], len(ref)
         unseen = 0.0 if sc.support.value in ("continuous", "multivariate") else 1.0 / (m + 1)
         prob = 1.0
