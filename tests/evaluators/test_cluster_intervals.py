@@ -59,3 +59,26 @@ def test_differences_and_edge_cases():
 def test_family_of():
     assert family_of("x", ["kind:canonical", "family:normal", "family:other"]) == "family:normal"
     assert family_of("x", ["kind:canonical"]) == "scenario:x"
+
+
+def test_parse_rate_counts_samples_that_fail_validation(canonical):
+    """A stored sample outside the answer format (a label not in the list, a non-number) is not parsed."""
+    from pathlib import Path
+
+    from stochbox.evaluators.runs import RunData
+    from stochbox.results import EpisodeRecord
+
+    def record(scenario: str, index: int, samples: list) -> EpisodeRecord:
+        return EpisodeRecord(run_id="r", episode_id=f"{scenario}-{index}", scenario=scenario, model="m", mode="native",
+                             index=index, seed=index, n_requested=2, samples=samples, status="ok")
+
+    class _Info:  # the two things parse_rate reads
+        scenarios = [canonical["weather-categorical"], canonical["normal-explicit"]]
+
+    recs = {
+        "weather-categorical": [record("weather-categorical", 0, ["sun", "snow"]), record("weather-categorical", 1, ["rain"])],
+        "normal-explicit": [record("normal-explicit", 0, [1.5, "abc"]), record("normal-explicit", 1, [2.0, 3.0])],
+    }
+    run = RunData(run_dir=Path("."), info=_Info(), records={("m", "native"): recs}, samples={}, references={})
+    # requested 8; valid: sun, rain, 1.5, 2.0, 3.0 (snow is not a label, "abc" not a number, one missing)
+    assert run.parse_rate(("m", "native")) == 5 / 8
