@@ -7,7 +7,7 @@ reference law itself (no shift): their pass rate (p >= 0.05) must stay within
 0.95 +- 0.03, i.e. the bigger reference keeps the test calibrated.
 
 "before" thins the reference to 500 points whatever N is (the old rule);
-"after" uses ``energy.reference_size(N) = min(max(500, 5 N), 4000)``.
+"after" uses ``energy.reference_size(N) = min(max(500, 5 N), 3000)``.
 
 Run:  .venv/bin/python benchmarks/energy_power.py [--reps 200] [--oracle-reps 600] [--ns 100,300,1000]
 Prints one line per (N, rule): power, its standard error, the oracle pass rate and seconds per test.

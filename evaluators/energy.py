@@ -9,12 +9,12 @@ the squared energy distance (V-statistic form)
 The p-value is a Monte-Carlo permutation p-value over the pooled sample. The
 pairwise-distance matrix of the pool is what costs memory and time, so the
 reference is thinned to a seeded random subset of
-:func:`reference_size` ``(N) = min(max(500, 5 N), 4000)`` points before
+:func:`reference_size` ``(N) = min(max(500, 5 N), 3000)`` points before
 pooling. A random subset of reference draws is still a sample from the
 reference distribution, so the test stays exact at any size; scaling the
 subset with N keeps the power growing with N (a fixed 500 points caps it:
 the test can never see a difference smaller than the 500-point reference's
-own noise). 4,000 bounds the pool at 5,000 points (N = 1000): about 300 MB
+own noise). 3,000 bounds the pool at 4,000 points (N = 1000): about 200 MB
 for the distance matrix in float64 and float32.
 """
 
@@ -29,12 +29,12 @@ from stochbox.evaluators.outcome import TestOutcome
 DEFAULT_DRAWS = 999
 #: Reference points used at least (small N) and at most (memory bound), and per agent sample.
 MIN_REFERENCE = 500
-MAX_REFERENCE = 4000
+MAX_REFERENCE = 3000
 REFERENCE_PER_SAMPLE = 5
 
 
 def reference_size(n: int) -> int:
-    """Reference points the test uses for ``n`` agent samples: ``min(max(500, 5 n), 4000)``."""
+    """Reference points the test uses for ``n`` agent samples: ``min(max(500, 5 n), 3000)``."""
     return min(max(MIN_REFERENCE, REFERENCE_PER_SAMPLE * n), MAX_REFERENCE)
 
 

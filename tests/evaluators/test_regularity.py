@@ -152,3 +152,20 @@ def test_deterministic(canonical, references):
     samples = draw(sc.id, 100, np.random.default_rng(4))
     assert check_regularity(sc, samples, references[sc.id]) == check_regularity(sc, samples, references[sc.id])
     assert DEFAULT_LEVEL == 0.01
+
+
+def test_orderings_of_seven_items_use_position_counts(canonical):
+    """k >= 7: the sum of per-position chi-squares. A Latin-square answer (every item exactly equally often
+    at every position) is far closer to uniform than random shuffles are; honest shuffles are not flagged."""
+    items = list("ABCDEFG")
+    fmt = canonical["shuffle-abcd"].answer_format.model_copy(update={"items": items})
+    sc = canonical["shuffle-abcd"].model_copy(update={"id": "shuffle-7", "answer_format": fmt})
+    rng = np.random.default_rng(6)
+    reference = [list(rng.permutation(items)) for _ in range(5000)]
+    latin = [items[i:] + items[:i] for i in range(7)]
+    order = rng.permutation(70)
+    balanced = [latin[i % 7] for i in order]  # each row 10 times, in random order
+    result = check_regularity(sc, balanced, reference, draws=999)
+    assert result.checks["closer_than_chance"] <= 2e-3, result
+    honest = check_regularity(sc, [list(rng.permutation(items)) for _ in range(70)], reference, draws=999)
+    assert honest.checks["closer_than_chance"] > 0.01, honest
