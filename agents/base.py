@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from stochbox.conditions import ResolvedCondition
 from stochbox.results import EpisodeStatus, Mode
 from stochbox.sandbox.base import Sandbox
 from stochbox.scenarios.models import Scenario
@@ -31,7 +32,7 @@ class AgentLimits:
     exec_timeout_s: float = 10.0
     episode_timeout_s: float = 300.0
     tool_output_cap: int = 4096
-    # provider calls (see stochbox.retry / stochbox.limiter): transient failures are retried
+    # provider calls (see stochbox.agents.retry / stochbox.agents.limiter): transient failures are retried
     max_retries: int = 6
     request_timeout_s: float | None = None  # per model-call attempt; None: only the episode deadline
     max_connections: int | None = None  # per provider; None: only --concurrency bounds it
@@ -51,6 +52,7 @@ class EpisodeContext:
     sandbox: Sandbox | None = None  # present in tool mode (and for baselines that need it)
     limits: AgentLimits = field(default_factory=AgentLimits)
     reference: list[Any] | None = None  # reference samples (baselines only; LLM agents never see them)
+    condition: ResolvedCondition | None = None  # prompts, structured output, provider options (None: the defaults)
 
 
 @dataclass

@@ -6,7 +6,7 @@ draws must be independent of the reference, which uses
 ``derive_seed(seed, "reference", id)``):
 
 * in a run (the runner calls :meth:`OracleAgent.prepare_run` with the
-  :class:`~stochbox.plan.RunPlan`), one sandbox execution per (scenario,
+  :class:`~stochbox.run.plan.RunPlan`), one sandbox execution per (scenario,
   mode) draws all samples the run needs, with seed
   ``derive_seed(run_seed, "oracle", scenario_id, mode)``; episode ``index``
   gets samples ``[index*k, (index+1)*k)`` of that draw (k = samples per
@@ -39,16 +39,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stochbox.agents.base import Agent, EpisodeContext, EpisodeOutcome
-from stochbox.agents.exec_event import sandbox_exec_fields
+from stochbox.agents.exec_event import sandbox_exec_fields, valid_exec_result
 from stochbox.errors import StochboxError
 from stochbox.results import EpisodeStatus, Mode
 from stochbox.sandbox.base import TRUTH_OUTPUT_CAP
 from stochbox.scenarios.models import Scenario, Support
 from stochbox.seeding import derive_seed
-from stochbox.truth import parse_samples, program_for
+from stochbox.reference.truth import parse_samples, program_for
 
 if TYPE_CHECKING:
-    from stochbox.plan import RunPlan
+    from stochbox.run.plan import RunPlan
 
 BASELINES = ("baseline:oracle", "baseline:collapse")
 _TRACE_OUTPUT_CHARS = 4096  # enough to audit; the full draw is in the samples
@@ -119,10 +119,13 @@ class OracleAgent(Agent):
         res = await ctx.sandbox.aexecute(  # type: ignore[union-attr]
             code, timeout_s=timeout_s, seed=seed, output_cap=TRUTH_OUTPUT_CAP, globals_=globals_
         )
+        res, replaced = valid_exec_result(res)
         fields = sandbox_exec_fields(
             res, code=code, globals_=globals_, seed=seed, timeout_s=timeout_s,
             output_cap=TRUTH_OUTPUT_CAP, trim=_TRACE_OUTPUT_CHARS,
         )
+        if replaced:
+            fields["unicode_replaced"] = replaced
         # everything the execution ran with (and the pack's program), so replay needs nothing but the trace
         ctx.emit("sandbox_exec", **fields, program=sc.ground_truth.code)
         return parse_samples(sc, res, n)

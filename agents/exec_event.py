@@ -1,7 +1,7 @@
 """The payload of a ``sandbox_exec`` trace event, built in one place.
 
 Contract of :func:`sandbox_exec_fields`: the returned dict holds the fields
-:mod:`stochbox.trace` lists for ``sandbox_exec`` plus what replay needs to
+:mod:`stochbox.run.trace` lists for ``sandbox_exec`` plus what replay needs to
 run the execution again (``globals``, ``timeout_s``, ``output_cap``), in a
 fixed order: the request first (``code``, ``globals``, ``seed``,
 ``timeout_s``, ``output_cap``), then the result. Callers add their own
@@ -13,6 +13,10 @@ stderr its tail (where a traceback ends), ``trim`` characters each, and
 ``truncated`` then also says that the recorded stdout was cut (replay then
 checks the recorded text as a prefix). Without ``trim`` the result is
 recorded as the sandbox returned it (already capped by ``output_cap``).
+
+:func:`valid_exec_result` is the Unicode boundary for sandbox output
+(:mod:`stochbox.unicode_text`); callers record its count as
+``unicode_replaced`` next to these fields.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from stochbox.sandbox.base import ExecResult
+from stochbox.unicode_text import valid_unicode
 
 
 def sandbox_exec_fields(
@@ -54,3 +59,16 @@ def sandbox_exec_fields(
         "sandbox_error": result.sandbox_error,
         "backend": result.backend,
     }
+
+
+def valid_exec_result(res: ExecResult) -> tuple[ExecResult, int]:
+    """``res`` with valid Unicode in its stdout, stderr and sandbox error; the number of code points replaced."""
+    update: dict[str, Any] = {}
+    total = 0
+    for name in ("stdout", "stderr", "sandbox_error"):
+        value = getattr(res, name)
+        if value is not None:
+            fixed, n = valid_unicode(value)
+            if n:
+                update[name], total = fixed, total + n
+    return (res.model_copy(update=update), total) if total else (res, 0)

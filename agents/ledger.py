@@ -7,13 +7,19 @@ traced through ``ctx.emit``:
 * :meth:`call_model` emits ``model_request`` (messages as LangChain message
   dicts, tools offered) and ``model_response`` (content, tool_calls,
   latency_s, usage); it raises :class:`LimitReached` instead of calling past
-  ``max_model_calls`` or the episode deadline. Transient provider failures
+  ``max_model_calls`` or the episode deadline. ``model_response`` also
+  carries ``reasoning``: the provider's reasoning text, or null
+  (:mod:`stochbox.agents.reasoning`). Transient provider failures
   (429, 5xx, timeouts, lost connections) are retried through
-  :func:`stochbox.retry.call_with_retry` under the provider's adaptive
+  :func:`stochbox.agents.retry.call_with_retry` under the provider's adaptive
   limiter, each retry emitting ``retry`` [where, attempt, delay_s, reason,
   message]; other provider exceptions, and
-  :class:`~stochbox.retry.RetriesExhausted`, propagate (the agent turns
+  :class:`~stochbox.agents.retry.RetriesExhausted`, propagate (the agent turns
   them into a ``failed`` outcome).
+* Outside text is made valid Unicode here, before anything else sees it
+  (:mod:`stochbox.unicode_text`): the reply's content, tool calls, reasoning
+  and metadata, and the sandbox's stdout, stderr and error; the count of
+  replaced code points is the event's ``unicode_replaced`` (absent when 0).
 * :meth:`execute` runs the k-th execution of the episode with seed
   ``derive_seed(ctx.seed, "exec", k)`` and emits ``sandbox_exec``; it never
   raises for what the code or the sandbox does.
@@ -31,13 +37,15 @@ from langchain_core.messages import AIMessage, BaseMessage, messages_to_dict
 from langchain_core.runnables import Runnable
 
 from stochbox.agents.base import EpisodeContext, EpisodeOutcome
-from stochbox.agents.exec_event import sandbox_exec_fields
+from stochbox.agents.exec_event import sandbox_exec_fields, valid_exec_result
 from stochbox.agents.parsing import ParsedAnswer
-from stochbox.limiter import limiter_for, provider_key
+from stochbox.agents.reasoning import reasoning_text
+from stochbox.agents.limiter import limiter_for, provider_key
 from stochbox.results import EpisodeStatus
-from stochbox.retry import RetryPolicy, call_with_retry
+from stochbox.agents.retry import RetryPolicy, call_with_retry
 from stochbox.sandbox.base import ExecResult
 from stochbox.seeding import derive_seed
+from stochbox.unicode_text import valid_unicode_data
 
 #: ``tool`` name recorded for executions of fenced code blocks (code-block protocol).
 CODE_BLOCK = "code_block"
@@ -59,6 +67,22 @@ def tool_output_cap(ctx: EpisodeContext) -> int:
 @functools.lru_cache(maxsize=64)
 def _retry_policy(max_retries: int, attempt_timeout_s: float | None) -> RetryPolicy:
     return RetryPolicy(max_retries=max_retries, attempt_timeout_s=attempt_timeout_s)  # frozen: safe to share
+
+
+def valid_message(msg: AIMessage) -> tuple[AIMessage, int]:
+    """``msg`` with valid Unicode in its content, tool calls (names and arguments), reasoning and
+    metadata (:mod:`stochbox.unicode_text`); the number of code points replaced. The same object when 0."""
+    fields = {
+        "content": msg.content,
+        "tool_calls": msg.tool_calls,
+        "invalid_tool_calls": msg.invalid_tool_calls,
+        "additional_kwargs": msg.additional_kwargs,
+        "response_metadata": msg.response_metadata,
+    }
+    fixed, replaced = valid_unicode_data(fields)
+    if not replaced:
+        return msg, 0
+    return msg.model_copy(update=fixed), replaced
 
 
 class NotRetried(Exception):
@@ -157,6 +181,7 @@ class EpisodeLedger:
         latency = time.perf_counter() - t0
         if not isinstance(msg, AIMessage):
             msg = AIMessage(content=str(getattr(msg, "content", msg)))
+        msg, replaced = valid_message(msg)
         self.last_reply = msg.text
         usage = dict(msg.usage_metadata or {})
         self.tokens_in += int(usage.get("input_tokens", 0) or 0)
@@ -171,6 +196,8 @@ class EpisodeLedger:
             finish_reason=(msg.response_metadata or {}).get("finish_reason"),
             # in-process models report their own compute time; latency_s also counts queueing for the model
             generation_s=(msg.response_metadata or {}).get("generation_s"),
+            reasoning=reasoning_text(msg),  # the provider's reasoning text; never parsed as the answer
+            **({"unicode_replaced": replaced} if replaced else {}),
         )
         return msg
 
@@ -201,9 +228,12 @@ class EpisodeLedger:
                 )
             except Exception as exc:  # a backend that breaks its never-raise contract must not end the run
                 res = ExecResult(seed=seed, backend=sandbox.name, sandbox_error=f"{type(exc).__name__}: {exc}")
+        res, replaced = valid_exec_result(res)
         fields = sandbox_exec_fields(
             res, code=code, globals_=globals_, seed=seed, timeout_s=timeout, output_cap=self.output_cap
         )
+        if replaced:
+            fields["unicode_replaced"] = replaced
         self.emit("sandbox_exec", tool=tool, exec_index=k, **fields)
         if res.timed_out:
             self.hit("exec_timeout_s", timeout)

@@ -8,7 +8,9 @@ Contract: :class:`LlamaChatModel` loads the model on first use and serialises
 calls (a llama.cpp context is not thread-safe), so one instance may be shared
 by concurrent episodes. ``response_format`` (OpenAI ``json_schema`` form) is
 honoured with grammar-constrained decoding (OpenAI's ``json_schema`` form is
-translated). It has no native function calling:
+translated). Bound keyword arguments other than seed, max_tokens, temperature,
+response_format and stop are ``--model-option`` values and go to
+``create_chat_completion`` (an unknown one raises ``ModelOptionError``). It has no native function calling:
 ``bind_tools`` raises ``NotImplementedError``, so tool mode uses the code-block
 protocol.
 """
@@ -82,6 +84,26 @@ def _llama_response_format(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
     return fmt or None
 
 
+_SET_BY_STOCHBOX = frozenset({"seed", "max_tokens", "temperature", "response_format", "stop"})
+
+
+def _check_options(options: dict[str, Any]) -> None:
+    """Refuse a ``--model-option`` that llama.cpp's ``create_chat_completion`` does not take (one clear error)."""
+    import inspect
+
+    from llama_cpp import Llama
+
+    from stochbox.conditions import ModelOptionError
+
+    accepted = set(inspect.signature(Llama.create_chat_completion).parameters) - {"self", "messages"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ModelOptionError(
+            f"--model-option {unknown[0]}: llama.cpp's create_chat_completion does not take it",
+            hint="local models take e.g. top_p, min_p, top_k, repeat_penalty, typical_p",
+        )
+
+
 class LlamaChatModel(BaseChatModel):
     model_path: str
     n_ctx: int = 2048
@@ -121,6 +143,9 @@ class LlamaChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         seed = kwargs.get("seed", self.seed)
+        extra = {k: v for k, v in kwargs.items() if k not in _SET_BY_STOCHBOX}
+        if extra:
+            _check_options(extra)
         request: dict[str, Any] = {
             "messages": [_to_openai(m) for m in messages],
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
@@ -130,6 +155,7 @@ class LlamaChatModel(BaseChatModel):
         }
         if seed is not None:
             request["seed"] = int(seed) & 0x7FFFFFFF
+        request.update(extra)  # --model-option values (top_p, min_p, top_k, repeat_penalty, ...)
         with self._lock:  # time spent waiting here is queueing, not generation: measured apart
             t0 = time.perf_counter()
             out = self._load().create_chat_completion(**request)

@@ -32,8 +32,10 @@ from langchain_core.runnables import Runnable
 from stochbox.agents.base import Agent, AgentOptions, EpisodeContext, EpisodeOutcome
 from stochbox.agents.ledger import EpisodeLedger, LimitReached
 from stochbox.agents.native import StructuredOutput, answer_natively, json_object_schema, native_prompt, openai_json_schema
-from stochbox.agents.tools import Tool, available_tools
+from stochbox.agents.tool_sources import available_tools
+from stochbox.agents.tools import Tool
 from stochbox.agents.toolmode import build_tool_graph, function_schemas, tool_prompt
+from stochbox.conditions import option_error, rejected_option
 from stochbox.errors import MissingExtraError, ModelSpecError, StochboxError
 from stochbox.results import EpisodeStatus, Mode
 from stochbox.scenarios.models import Scenario
@@ -52,6 +54,8 @@ class ModelBackend:
     structured: StructuredOutput | None
     details: dict[str, Any]
     close: Callable[[], None] | None = None
+    #: Binds ``--model-option`` values to an episode's model (request fields; see stochbox.conditions).
+    with_options: Callable[[Any, dict[str, Any]], Any] = lambda model, options: model.bind(**options)
 
 
 def _supports_tool_calling(model: BaseChatModel) -> bool:
@@ -151,11 +155,16 @@ def chat_backend(spec: str, options: AgentOptions) -> ModelBackend:
     if options.max_tokens is not None:
         kw["max_tokens"] = options.max_tokens
     if spec.startswith(("openai:", "anthropic:")):
-        kw["max_retries"] = 0  # stochbox.retry owns the policy (traced, adaptive); client retries would multiply it
+        kw["max_retries"] = 0  # stochbox.agents.retry owns the policy (traced, adaptive); client retries would multiply it
     if spec.startswith("openai:"):
         kw["http_async_client"] = _openai_async_client()
     try:
-        model = init_chat_model(spec, **kw)
+        if spec.startswith("openai:"):  # init_chat_model's class, keeping the reasoning text it would drop
+            from stochbox.agents.reasoning import chat_openai_keeping_reasoning
+
+            model = chat_openai_keeping_reasoning(model=spec.split(":", 1)[1], **kw)
+        else:
+            model = init_chat_model(spec, **kw)
     except ImportError as exc:
         provider = spec.split(":", 1)[0]
         raise ModelSpecError(
@@ -170,6 +179,8 @@ def chat_backend(spec: str, options: AgentOptions) -> ModelBackend:
         ) from None
     is_openai = spec.startswith("openai:")
     return ModelBackend(
+        # the openai SDK's create() takes only the fields it knows as keywords; extra_body sends any field
+        with_options=(lambda m, opts: m.bind(extra_body=opts)) if is_openai else (lambda m, opts: m.bind(**opts)),
         kind="chat",
         model_for=(lambda ctx: model.bind(seed=_model_seed(ctx))) if is_openai else (lambda ctx: model),
         tool_calling=_supports_tool_calling(model),
@@ -274,8 +285,13 @@ class LLMAgent(Agent):
 
     async def arun_episode(self, ctx: EpisodeContext) -> EpisodeOutcome:
         ledger = EpisodeLedger(ctx)
+        condition = ctx.condition
+        options = condition.model_options if condition is not None else {}
+        structured = self.backend.structured if condition is None or condition.structured_output == "auto" else None
         try:
             model = self.backend.model_for(ctx)
+            if options:
+                model = self.backend.with_options(model, options)
             tools, schemas = self._tools_for(ctx.scenario) if ctx.mode is Mode.tool else ({}, [])
         except StochboxError as exc:
             ledger.emit("error", where="setup", message=str(exc))
@@ -292,16 +308,20 @@ class LLMAgent(Agent):
                     state = await self._tool.ainvoke({"messages": prompt}, config)
                     parsed, raw_answer = state.get("parsed"), state.get("raw_answer")
                 else:
-                    prompt = native_prompt(ctx, self.backend.structured)
-                    parsed, raw_answer = await answer_natively(ctx, ledger, model, prompt, self.backend.structured)
+                    prompt = native_prompt(ctx, structured)
+                    parsed, raw_answer = await answer_natively(ctx, ledger, model, prompt, structured)
         except LimitReached as exc:
             return ledger.finish(None, raw_answer=None, stopped_by=exc.limit)
         except TimeoutError:
             ledger.hit("episode_timeout_s", ctx.limits.episode_timeout_s)
             return ledger.finish(None, raw_answer=None, stopped_by="episode_timeout_s")
-        except asyncio.CancelledError:
-            raise
+        except (asyncio.CancelledError, StochboxError):
+            raise  # a StochboxError here is a configuration mistake (e.g. ModelOptionError): the run stops
         except Exception as exc:  # provider errors, broken scripts: the episode failed, the run goes on
+            key = rejected_option(exc, options)
+            if key is not None:
+                ledger.emit("error", where="model", message=f"{type(exc).__name__}: {exc}")
+                raise option_error(exc, key, condition.name if condition else None) from None
             message = f"{type(exc).__name__}: {exc}"
             ledger.emit("error", where="model", message=message)
             return ledger.outcome(EpisodeStatus.failed, reason=message)

@@ -12,7 +12,8 @@ Both record the same trace events through the same
 
 Contract: one model call per episode (plus, once per agent, a retry without
 structured output when the provider rejects it). Where the model supports
-structured output, the request carries a JSON schema of the answer
+structured output and the episode's condition says ``structured_output: auto``
+(the default; ``off`` sends no ``response_format`` at all), the request carries a JSON schema of the answer
 (``response_format``) so decoding is constrained; the reply is parsed by the
 same :func:`~stochbox.agents.parsing.parse_answer` either way, so a model that
 ignores the schema still gets robust text extraction. Errors of the model
@@ -33,7 +34,8 @@ from langchain_core.runnables import Runnable
 from stochbox.agents.base import EpisodeContext
 from stochbox.agents.ledger import EpisodeLedger, NotRetried
 from stochbox.agents.parsing import ParsedAnswer, answer_json_schema, parse_answer
-from stochbox.agents.prompts import native_system, user_prompt
+from stochbox.agents.prompts import native_system, templates_for, user_prompt
+from stochbox.conditions import option_error, rejected_option
 
 
 @dataclass
@@ -80,9 +82,10 @@ def rejected_response_format(exc: Exception) -> bool:
 def native_prompt(ctx: EpisodeContext, structured: StructuredOutput | None = None) -> list[BaseMessage]:
     """The system and user messages that open a native episode."""
     use_schema = structured is not None and structured.enabled
+    templates = templates_for(ctx)
     return [
-        SystemMessage(native_system(ctx.scenario, ctx.n_samples, structured=use_schema)),
-        HumanMessage(user_prompt(ctx.scenario, ctx.n_samples)),
+        SystemMessage(native_system(ctx.scenario, ctx.n_samples, structured=use_schema, templates=templates)),
+        HumanMessage(user_prompt(ctx.scenario, ctx.n_samples, templates=templates)),
     ]
 
 
@@ -102,6 +105,10 @@ async def answer_natively(
         try:
             msg = await ledger.call_model(model.bind(response_format=fmt), messages, permanent=rejected_response_format)
         except NotRetried as exc:
+            options = ctx.condition.model_options if ctx.condition is not None else {}
+            if (key := rejected_option(exc.error, options)) is not None:  # the option, not the schema, was refused
+                ledger.emit("error", where="model", message=str(exc))
+                raise option_error(exc.error, key, ctx.condition.name if ctx.condition else None) from None
             structured.reject()  # this provider does not take this form; try the next, then plain text
             ledger.emit("error", where="structured_output", message=f"{fmt['type']} rejected: {exc}")
     if msg is None:

@@ -25,7 +25,7 @@ Contract:
   or :meth:`~OpenAICompatChatModel.close` (from anywhere) releases them; the
   model stays usable. Sync calls (``invoke``) run the async path on a private
   loop in a private thread: correct, not fast.
-* The client never retries (:mod:`stochbox.retry` owns that). Failures raise:
+* The client never retries (:mod:`stochbox.agents.retry` owns that). Failures raise:
   :class:`OpenAIStatusError` for an HTTP error status (``status_code``,
   ``body``, and ``response.headers`` so Retry-After is honoured);
   :class:`OpenAITimeoutError` (a ``TimeoutError``) and
@@ -34,8 +34,11 @@ Contract:
   ``ValueError``, not retried) for a 200 reply that is not a chat completion
   (no JSON, an ``error`` object, no ``choices``). An empty ``content`` is not
   an error: it is an empty AIMessage, as with langchain-openai.
-* Tool-call arguments that are not JSON become ``invalid_tool_calls``; the
-  call does not fail.
+* Tool-call arguments that are not JSON (or not a JSON object) become
+  ``invalid_tool_calls``; the call does not fail. ``refusal`` and
+  ``reasoning_content`` (vLLM, DeepSeek) are kept in ``additional_kwargs``.
+  Strings are passed on as decoded (lone surrogates included): the ledger
+  makes them valid Unicode (:mod:`stochbox.unicode_text`).
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ class OpenAIStatusError(Exception):
 
     @property
     def response(self) -> OpenAIStatusError:
-        """What :func:`stochbox.retry.retry_after_s` reads: ``.headers`` (case-insensitive) and ``.status_code``."""
+        """What :func:`stochbox.agents.retry.retry_after_s` reads: ``.headers`` (case-insensitive) and ``.status_code``."""
         return self
 
 
@@ -179,9 +182,14 @@ def to_ai_message(message: Mapping[str, Any], *, usage: Mapping[str, Any] | None
         except Exception as exc:  # OutputParserException, or arguments that are not a string
             invalid.append(make_invalid_tool_call(raw, str(exc)))
             continue
-        if parsed is not None:
+        if parsed is not None and not isinstance(parsed.get("args"), dict):  # e.g. arguments "[1, 2]" or "3"
+            invalid.append(make_invalid_tool_call(raw, f"arguments are not a JSON object: {type(parsed.get('args')).__name__}"))
+        elif parsed is not None:
             tool_calls.append(parsed)
     extra = {"refusal": message["refusal"]} if message.get("refusal") else {}
+    reasoning = message.get("reasoning_content") or message.get("reasoning")  # DeepSeek/vLLM/llama.cpp; OpenRouter
+    if isinstance(reasoning, str) and reasoning:
+        extra["reasoning_content"] = reasoning  # kept apart from content: traced, never parsed as the answer
     return AIMessage(
         content=message.get("content") or "",
         tool_calls=tool_calls,

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stochbox.agents.number_text import NumberToken, fold_text, number_tokens
 from stochbox.scenarios.models import AnswerFormat, AnswerType
 from stochbox.scenarios.samples import coerce_sample
 
@@ -32,9 +33,8 @@ SAMPLES_KEYS = ("samples", "answers", "values", "results", "draws")
 
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 _FENCE = re.compile(r"```([A-Za-z0-9_+-]*)[ \t]*\n(.*?)(```|$)", re.S)
-_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")
 _MARKER = re.compile(
-    r"\b(?:final\s+answer|answer|result|sample|i\s+(?:got|get|pick|choose|rolled|drew))\s*(?:is|was|:|=|-)?\s*[:=]?\s*",
+    r"\b(?:final\s+answer|answer|result|sample|i\s+(?:got|get|pick|choose|rolled|drew))\s*(?:is|was|:|=|-(?![\d.]))?\s*[:=]?\s*",  # a "-" before a digit is the sign
     re.I,
 )
 
@@ -75,25 +75,35 @@ def _json_values(text: str) -> list[Any]:
     for candidate in [stripped] + [m.group(2) for m in _FENCE.finditer(text)]:
         try:
             found.append(json.loads(candidate.strip()))
-        except (json.JSONDecodeError, ValueError):
+        except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
             pass
     if found:
         return found
     decoder = json.JSONDecoder()
     spans: list[Any] = []
     i = 0
-    while i < len(text):
-        if text[i] in "[{":
-            try:
-                value, end = decoder.raw_decode(text, i)
-            except json.JSONDecodeError:
-                i += 1
-                continue
-            spans.append(value)
-            i = end
-        else:
+    attempts = 0
+    while (i := _next_bracket(text, i)) >= 0 and attempts < _MAX_JSON_ATTEMPTS:
+        attempts += 1
+        try:
+            value, end = decoder.raw_decode(text, i)
+        except (ValueError, RecursionError):
             i += 1
+            continue
+        spans.append(value)
+        i = end
     return list(reversed(spans))
+
+
+#: Bracketed spans tried as JSON per reply: each failed try can read far ahead, so a long reply
+#: of brackets (``[[[[...``) would otherwise take quadratic time.
+_MAX_JSON_ATTEMPTS = 2000
+_BRACKET = re.compile(r"[\[{]")
+
+
+def _next_bracket(text: str, start: int) -> int:
+    m = _BRACKET.search(text, start)
+    return m.start() if m else -1
 
 
 def _unwrap(value: Any, batch: bool) -> Any:
@@ -108,25 +118,35 @@ def _unwrap(value: Any, batch: bool) -> Any:
 
 
 def _coerce_loose(value: Any, fmt: AnswerFormat) -> Any:
-    """coerce_sample, also accepting a one-element list for scalars and numeric strings in lists."""
-    if fmt.type in (AnswerType.number, AnswerType.integer, AnswerType.label) and isinstance(value, list) and len(value) == 1:
+    """coerce_sample, also accepting a one-element list for scalars and numeric strings (one number each)."""
+    if fmt.type in (AnswerType.number, AnswerType.integer, AnswerType.label) and isinstance(value, list):
+        if len(value) != 1:
+            raise ValueError(f"a list of {len(value)} values where one is expected")
         value = value[0]
+    if isinstance(value, str):
+        value = fold_text(value)
     if fmt.type in (AnswerType.number, AnswerType.integer) and isinstance(value, str):
-        nums = _numbers(value)
-        if len(nums) == 1:
-            value = nums[0]
+        tokens = number_tokens(value)
+        if len(tokens) != 1 or tokens[0].value is None:
+            why = tokens[0].refused if len(tokens) == 1 else f"{len(tokens)} numbers" if tokens else "no number"
+            raise ValueError(f"not one number ({why}): {_snippet(value)}")
+        value = tokens[0].value
     return coerce_sample(value, fmt)
 
 
 def _numbers(text: str) -> list[float]:
-    out = []
-    for m in _NUMBER.finditer(text):
-        tok = m.group(0).replace(",", "")  # only thousands separators reach here
-        try:
-            out.append(float(tok))
-        except ValueError:
-            continue
-    return out
+    """The values stated in ``text`` (refused spans left out: see :mod:`stochbox.agents.number_text`)."""
+    return [t.value for t in number_tokens(text) if t.value is not None]
+
+
+def _one_number(tokens: list[NumberToken], fmt: AnswerFormat, where: str) -> tuple[Any, str]:
+    """The sample a single token states; ValueError when it is refused or one of a list."""
+    token = tokens[0] if where == "marker" else tokens[-1]
+    if token.value is None:
+        raise ValueError(f"{token.text!r} is not read as a number: {token.refused}")
+    if sum(t.group == token.group for t in tokens) > 1:
+        raise ValueError(f"a list of numbers where one is expected (at {token.text!r})")
+    return coerce_sample(token.value, fmt), f"text:{where}"
 
 
 def _after_marker(text: str) -> str | None:
@@ -166,13 +186,15 @@ def _one_from_text(text: str, fmt: AnswerFormat, *, marker_only: bool = False) -
             raise ValueError("no valid sample")
         text = segment
     if t in (AnswerType.number, AnswerType.integer):
-        for where, seg in (("marker", segment), ("last_number", text)):
-            if seg is None:
-                continue
-            nums = _numbers(seg)
-            if nums:
-                value = nums[0] if where == "marker" else nums[-1]
-                return coerce_sample(value, fmt), f"text:{where}"
+        tokens = number_tokens(text)
+        if segment is not None:  # the first number after the last marker
+            after = [tok for tok in tokens if tok.start >= len(text) - len(segment)]
+            if after:
+                return _one_number(after, fmt, "marker")
+            if any(ch.isdigit() for ch in segment):  # "ANSWER: 0x10": refused, not a number from elsewhere
+                raise ValueError("no readable number after the answer marker")
+        if tokens:
+            return _one_number(tokens, fmt, "last_number")
         raise ValueError("no number in the answer")
     if t is AnswerType.label:
         labels = fmt.labels or []
@@ -245,7 +267,7 @@ def parse_answer(text: str | None, fmt: AnswerFormat, n: int = 1) -> ParsedAnswe
     """Up to ``n`` valid samples from free text; see the module docstring for the rules."""
     if text is None or not str(text).strip():
         return ParsedAnswer(n_requested=n, reason="empty answer")
-    text = clean_text(str(text))
+    text = fold_text(clean_text(str(text)))
     if not text.strip():
         return ParsedAnswer(n_requested=n, reason="answer contains only code or reasoning, no value")
     batch = n > 1

@@ -1,6 +1,11 @@
-"""System and user prompts for native and tool-assisted episodes.
+"""System and user prompts for native and tool-assisted episodes, rendered from prompt templates.
 
-Contract: prompts describe the tools *exactly* as :mod:`stochbox.agents.tools`
+The words are data (:mod:`stochbox.conditions.templates`: the built-in defaults,
+a ``--prompts`` file, a condition's or a pack's templates); this module fills
+in what the code knows (the answer format, the limits, the tools) and
+:func:`templates_for` picks an episode's templates.
+
+Contract: the default prompts describe the tools *exactly* as :mod:`stochbox.agents.tools`
 implements them (fresh process per call, nothing persists, what is
 installed, the limits of this episode, the seed policy) and say how to
 submit. They never mention the reference samples or the ground-truth program.
@@ -10,7 +15,8 @@ from __future__ import annotations
 
 import json
 
-from stochbox.agents.base import AgentLimits
+from stochbox.agents.base import AgentLimits, EpisodeContext
+from stochbox.conditions.templates import PromptTemplates, default_templates
 from stochbox.scenarios.models import AnswerFormat, AnswerType, Scenario
 
 ANSWER_MARKER = "ANSWER:"
@@ -50,94 +56,91 @@ def describe_answer(fmt: AnswerFormat, n: int) -> str:
     return f"a JSON list of {n} independent samples, each {describe_sample(fmt)}"
 
 
-NATIVE_SYSTEM = """You answer questions about random processes by producing a random outcome, \
-as if you were the process itself. Do not describe the distribution and do not refuse: \
-give one concrete outcome{plural}. {how}"""
+def templates_for(ctx: EpisodeContext) -> PromptTemplates:
+    """The templates of an episode: its condition's, else its scenario pack's, else the built-in defaults
+    (as the run recorded them in run.json)."""
+    condition = ctx.condition
+    if condition is not None and condition.prompts is not None:
+        return condition.prompts
+    if ctx.scenario.prompts is not None:
+        return ctx.scenario.prompts
+    return condition.fallback_prompts if condition is not None else default_templates()
 
 
-def native_system(scenario: Scenario, n: int, *, structured: bool) -> str:
+def native_system(scenario: Scenario, n: int, *, structured: bool, templates: PromptTemplates | None = None) -> str:
+    t = templates or default_templates()
     fmt = scenario.answer_format
-    if structured:
-        key = "samples" if n > 1 else "answer"
-        how = f'Reply with a JSON object {{"{key}": ...}} where the value is {describe_answer(fmt, n)}.'
-    else:
-        how = (
-            f"Your reply must end with a line `{ANSWER_MARKER} <value>` where the value is "
-            f"{describe_answer(fmt, n)}."
-        )
-    return NATIVE_SYSTEM.format(plural=" per requested sample" if n > 1 else "", how=how)
+    key = "samples" if n > 1 else "answer"
+    answer = describe_answer(fmt, n)
+    fields = {"key": key, "answer": answer, "n": n, "marker": ANSWER_MARKER, "example": _example(fmt, n)}
+    how = t.render("native_answer_json" if structured else "native_answer_text", **fields)
+    return t.render("native_system", per_sample=" per requested sample" if n > 1 else "", answer_instructions=how, **fields)
 
 
-def user_prompt(scenario: Scenario, n: int) -> str:
+def user_prompt(scenario: Scenario, n: int, templates: PromptTemplates | None = None) -> str:
+    t = templates or default_templates()
     text = scenario.prompt.strip()
     if n > 1:
-        text += (
-            f"\n\nDo this {n} times independently and answer with {describe_answer(scenario.answer_format, n)}."
-        )
-    return text
+        return t.render("user_batch", prompt=text, n=n, answer=describe_answer(scenario.answer_format, n))
+    return t.render("user", prompt=text)
 
 
-def _sandbox_facts(limits: AgentLimits, output_cap: int) -> str:
-    return (
-        "Every execution runs in a fresh Python 3 process in an isolated sandbox: nothing persists "
-        "between executions (no variables, imports or files), there is no network, and only the "
-        "standard library, numpy and scipy are installed. "
-        f"Each execution may run for at most {limits.exec_timeout_s:g} s; stdout and stderr are "
-        f"each cut after {output_cap} bytes, so print only what you need. "
-        "The harness seeds `random` and `numpy.random` (including `numpy.random.default_rng()` "
-        "without arguments) with a fresh seed for every execution: do not set seeds yourself, "
-        "a fixed seed would make every answer the same. "
-        f"You may run code at most {limits.max_tool_calls} times and reply at most "
-        f"{limits.max_model_calls} times in this conversation."
+def _sandbox_facts(limits: AgentLimits, output_cap: int, t: PromptTemplates) -> str:
+    return t.render(
+        "sandbox_facts",
+        exec_timeout_s=f"{limits.exec_timeout_s:g}",
+        output_cap=output_cap,
+        max_tool_calls=limits.max_tool_calls,
+        max_model_calls=limits.max_model_calls,
     )
 
 
-TOOL_SYSTEM = """You answer questions about random processes by producing a random outcome. \
-You have tools. {facts}
-
-Tools:
-{tool_lines}
-- submit: ends the conversation with your answer. Call it exactly once, with `{key}` set to {answer}.
-
-Work out how to simulate the process, run the simulation with the python tool, then call \
-submit with the value it produced. Do not describe the distribution and do not refuse."""
-
-
-def tool_system(scenario: Scenario, n: int, limits: AgentLimits, tool_lines: list[str], *, output_cap: int) -> str:
-    return TOOL_SYSTEM.format(
-        facts=_sandbox_facts(limits, output_cap),
+def tool_system(
+    scenario: Scenario, n: int, limits: AgentLimits, tool_lines: list[str], *, output_cap: int, templates: PromptTemplates | None = None
+) -> str:
+    t = templates or default_templates()
+    return t.render(
+        "tool_system",
+        sandbox_facts=_sandbox_facts(limits, output_cap, t),
         tool_lines="\n".join(tool_lines),
         key="samples" if n > 1 else "answer",
         answer=describe_answer(scenario.answer_format, n),
+        n=n,
     )
 
 
-CODE_SYSTEM = """You answer questions about random processes by producing a random outcome. \
-You can run Python code: write it in a fenced block that starts with ```python and ends with ```; \
-the harness runs it and replies with its output. {facts}
-{functions}
-When you have the result, reply WITHOUT a code block and end your reply with the line:
-{marker} <value>
-where the value is {answer}, for example `{marker} {example}`. \
-Do not describe the distribution and do not refuse."""
+def _example(fmt: AnswerFormat, n: int) -> str:
+    return example_sample(fmt) if n == 1 else json.dumps([json.loads(example_sample(fmt))] * min(n, 2))
 
 
 def code_system(
-    scenario: Scenario, n: int, limits: AgentLimits, function_lines: list[str], *, output_cap: int
+    scenario: Scenario,
+    n: int,
+    limits: AgentLimits,
+    function_lines: list[str],
+    *,
+    output_cap: int,
+    templates: PromptTemplates | None = None,
 ) -> str:
+    t = templates or default_templates()
     functions = ""
     if function_lines:
         functions = "\nThese functions are predefined in every code block:\n" + "\n".join(function_lines) + "\n"
     fmt = scenario.answer_format
-    example = example_sample(fmt) if n == 1 else json.dumps([json.loads(example_sample(fmt))] * min(n, 2))
-    return CODE_SYSTEM.format(
-        facts=_sandbox_facts(limits, output_cap),
+    return t.render(
+        "code_system",
+        sandbox_facts=_sandbox_facts(limits, output_cap, t),
         functions=functions,
         marker=ANSWER_MARKER,
         answer=describe_answer(fmt, n),
-        example=example,
+        example=_example(fmt, n),
+        n=n,
     )
 
 
-LAST_TURN = "This is your last reply: give your final answer now."
-SUBMIT_AGAIN = "That answer could not be used ({reason}). Answer again in the required format."
+def last_turn(templates: PromptTemplates | None = None) -> str:
+    return (templates or default_templates()).render("last_turn")
+
+
+def submit_again(reason: str | None, templates: PromptTemplates | None = None) -> str:
+    return (templates or default_templates()).render("submit_again", reason=reason)

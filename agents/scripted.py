@@ -14,6 +14,9 @@ of turns, or a mapping::
     tool: [...]               # turns for tool mode
     scenarios:                # per scenario id: the same three keys
       die-roll: {tool: [...], native: [...]}
+    when_prompt:              # prompt-dependent turns: the first entry whose `contains` is in the
+      - contains: "do not set seeds"   # opening system or user message wins; same keys as above
+        tool: [...]
 
 A turn is ``{text: "...", tool_calls: [{name: python, args: {code: "..."}}]}``.
 Turn *k* of an episode is the reply to a conversation holding *k* assistant
@@ -34,7 +37,7 @@ from typing import Any, Literal
 import yaml
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -72,15 +75,27 @@ class ScriptSection(BaseModel):
         return specific if specific is not None else self.turns
 
 
-class Script(ScriptSection):
-    tool_calling: bool = True
-    on_end: Literal["error", "repeat_last"] = "error"
+class ScriptBranch(ScriptSection):
+    """Turns (with per-scenario overrides) for one scenario and mode."""
+
     scenarios: dict[str, ScriptSection] = Field(default_factory=dict)
 
     def turns_for(self, scenario_id: str, mode: str) -> list[ScriptTurn] | None:
         section = self.scenarios.get(scenario_id)
         found = section.for_mode(mode) if section is not None else None
         return found if found is not None else self.for_mode(mode)
+
+
+class PromptBranch(ScriptBranch):
+    """Turns used when the opening prompt (system and first user message) contains ``contains``."""
+
+    contains: str = Field(min_length=1)
+
+
+class Script(ScriptBranch):
+    tool_calling: bool = True
+    on_end: Literal["error", "repeat_last"] = "error"
+    when_prompt: list[PromptBranch] = Field(default_factory=list)
 
 
 def load_script(path: str | Path) -> Script:
@@ -152,6 +167,8 @@ class ScriptedChatModel(BaseChatModel):
     on_end: Literal["error", "repeat_last"] = "error"
     tool_calling: bool = True
     source: str = "<script>"
+    #: (text, turns): the turns of the first entry whose text is in the opening prompt replace ``turns``
+    prompt_turns: list[tuple[str, list[ScriptTurn]]] = Field(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
@@ -185,14 +202,26 @@ class ScriptedChatModel(BaseChatModel):
         # langchain-core's default _agenerate makes, and gives exactly _generate's result.
         return self._reply(messages, kwargs.get("tools", []))
 
+    def _turns_for(self, messages: list[BaseMessage]) -> list[ScriptTurn]:
+        if not self.prompt_turns:
+            return self.turns
+        opening = []
+        for msg in messages:
+            if not isinstance(msg, (SystemMessage, HumanMessage)):
+                break
+            opening.append(msg.content if isinstance(msg.content, str) else str(msg.content))
+        text = "\n".join(opening)
+        return next((turns for needle, turns in self.prompt_turns if needle in text), self.turns)
+
     def _reply(self, messages: list[BaseMessage], tools: list[dict[str, Any]]) -> ChatResult:
         """Turn *k* for a conversation holding *k* assistant messages; ``tools`` are the bound schemas."""
         k = sum(isinstance(m, AIMessage) for m in messages)
-        if k >= len(self.turns):
-            if self.on_end != "repeat_last" or not self.turns:
-                raise RuntimeError(f"scripted model {self.source}: script has {len(self.turns)} turn(s), turn {k + 1} requested")
-            k = len(self.turns) - 1
-        turn = self.turns[k]
+        turns = self._turns_for(messages)
+        if k >= len(turns):
+            if self.on_end != "repeat_last" or not turns:
+                raise RuntimeError(f"scripted model {self.source}: script has {len(turns)} turn(s), turn {k + 1} requested")
+            k = len(turns) - 1
+        turn = turns[k]
         output = _last_observation(messages)
         bound = {t["function"]["name"] for t in tools}
         calls = []
@@ -215,9 +244,14 @@ class ScriptedChatModel(BaseChatModel):
 def scripted_model(script: Script, scenario_id: str, mode: str, *, source: str) -> ScriptedChatModel:
     """The model replaying ``script`` for one scenario and mode; raises ModelSpecError if it has no turns for them."""
     turns = script.turns_for(scenario_id, mode)
+    branches = [(b.contains, t) for b in script.when_prompt if (t := b.turns_for(scenario_id, mode)) is not None]
+    if turns is None and branches:
+        turns = []  # only prompt-dependent turns: a prompt that matches none fails the episode, naming the script
     if turns is None:
         raise ModelSpecError(
             f"scripted model file '{source}' has no turns for scenario '{scenario_id}' in {mode} mode",
             hint="add 'turns', a mode key (native/tool) or a scenarios entry",
         )
-    return ScriptedChatModel(turns=turns, on_end=script.on_end, tool_calling=script.tool_calling, source=source)
+    return ScriptedChatModel(
+        turns=turns, on_end=script.on_end, tool_calling=script.tool_calling, source=source, prompt_turns=branches
+    )

@@ -34,9 +34,10 @@ from stochbox.agents import code_protocol
 from stochbox.agents.base import EpisodeContext
 from stochbox.agents.ledger import CODE_BLOCK, EpisodeLedger
 from stochbox.agents.parsing import ParsedAnswer, answer_json_schema, parse_answer, parse_value
-from stochbox.agents.prompts import LAST_TURN, SUBMIT_AGAIN, code_system, describe_answer, tool_system, user_prompt
+from stochbox.agents.prompts import code_system, describe_answer, last_turn, submit_again, templates_for, tool_system, user_prompt
 from stochbox.agents.tools import SUBMIT, Tool, ToolError, format_exec_result
 from stochbox.scenarios.models import AnswerFormat
+from stochbox.unicode_text import valid_unicode
 
 Protocol = Literal["functions", "code"]
 
@@ -86,7 +87,9 @@ async def run_tool(tool: Tool, raw_args: Any, call_id: str, ledger: EpisodeLedge
     if error is not None:
         ledger.emit("tool_result", tool=tool.name, call_id=call_id, ok=False, output=None, error=error)
         return f"Error: {error}", False
-    ledger.emit("tool_result", tool=tool.name, call_id=call_id, ok=True, output=output, error=None)
+    output, replaced = valid_unicode(output if isinstance(output, str) else str(output))  # a tool's text is outside text too
+    extra = {"unicode_replaced": replaced} if replaced else {}
+    ledger.emit("tool_result", tool=tool.name, call_id=call_id, ok=True, output=output, error=None, **extra)
     return output, True
 
 
@@ -105,13 +108,14 @@ def function_schemas(tools: dict[str, Tool]) -> list[dict[str, Any]]:
 def tool_prompt(protocol: Protocol, ctx: EpisodeContext, tools: dict[str, Tool], output_cap: int) -> list[BaseMessage]:
     """The system and user messages that open a tool-mode episode (the graph's input ``messages``)."""
     n, sc = ctx.n_samples, ctx.scenario
+    templates = templates_for(ctx)
     if protocol == "functions":
         lines = [f"- {t.name}: {t.description}" for t in tools.values()]
-        system = tool_system(sc, n, ctx.limits, lines, output_cap=output_cap)
+        system = tool_system(sc, n, ctx.limits, lines, output_cap=output_cap, templates=templates)
     else:
         lines = [sig for t in tools.values() if (sig := t.code_signature())]
-        system = code_system(sc, n, ctx.limits, lines, output_cap=output_cap)
-    return [SystemMessage(system), HumanMessage(user_prompt(sc, n))]
+        system = code_system(sc, n, ctx.limits, lines, output_cap=output_cap, templates=templates)
+    return [SystemMessage(system), HumanMessage(user_prompt(sc, n, templates=templates))]
 
 
 def build_tool_graph(protocol: Protocol):
@@ -129,7 +133,7 @@ def build_tool_graph(protocol: Protocol):
         model = model_of(config)
         new: list[Any] = []
         if ledger.last_model_call and ledger.n_model_calls > 0:
-            new.append(HumanMessage(LAST_TURN))
+            new.append(HumanMessage(last_turn(templates_for(ctx))))
         messages = state["messages"] + new
         if protocol == "functions":
             offered = config["configurable"].get("tool_schemas")
@@ -167,7 +171,7 @@ def build_tool_graph(protocol: Protocol):
                 ledger.emit("tool_result", tool=SUBMIT, call_id=call_id, ok=ok, output="accepted" if ok else None, error=parsed.reason)
                 if _answer_or_retry(parsed, ledger):
                     return {"parsed": parsed, "raw_answer": json.dumps(args, default=str)}
-                replies.append(ToolMessage(SUBMIT_AGAIN.format(reason=parsed.reason), tool_call_id=call_id, name=SUBMIT, status="error"))
+                replies.append(ToolMessage(submit_again(parsed.reason, templates_for(ctx)), tool_call_id=call_id, name=SUBMIT, status="error"))
                 continue
             tool = tools.get(name)
             if tool is None:
@@ -212,7 +216,7 @@ def build_tool_graph(protocol: Protocol):
         ledger.record_parse(parsed, source="text")
         if _answer_or_retry(parsed, ledger):
             return {"parsed": parsed, "raw_answer": text}
-        return {"messages": [HumanMessage(SUBMIT_AGAIN.format(reason=parsed.reason))], "raw_answer": text}
+        return {"messages": [HumanMessage(submit_again(parsed.reason, templates_for(ctx)))], "raw_answer": text}
 
     def after_act(state: EpisodeState) -> str:
         return END if state.get("parsed") is not None else "model"

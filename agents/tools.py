@@ -13,7 +13,7 @@ Contract for tool authors:
   (its text is shown); any other exception too (its type and text are shown)
   and is recorded as an ``error`` event. Neither ends the episode.
 
-Sources, merged by :func:`available_tools`:
+Sources, merged by :func:`stochbox.agents.tool_sources.available_tools`:
 
 1. built-in: ``python`` (run code in the sandbox);
 2. the scenario's pack: ``tools:`` in ``pack.yaml`` (see :mod:`stochbox.agents.pack_tools`);
@@ -25,18 +25,13 @@ A scenario's ``tools:`` list restricts which of these are offered.
 
 from __future__ import annotations
 
-import importlib.metadata
 from abc import ABC, abstractmethod
-from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from stochbox.errors import ScenarioError
 from stochbox.sandbox.base import ExecResult
-from stochbox.scenarios.models import Scenario
 
-ENTRY_POINT_GROUP = "stochbox.tools"
 #: Name of the protocol step that ends an episode (not a registry tool; always offered).
 SUBMIT = "submit"
 
@@ -126,52 +121,3 @@ class PythonTool(Tool):
 
 
 BUILTIN_TOOLS: dict[str, type[Tool]] = {"python": PythonTool}
-
-
-def entry_point_tools() -> dict[str, Tool]:
-    """Tools installed by other distributions under the ``stochbox.tools`` entry-point group."""
-    out: dict[str, Tool] = {}
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        obj = ep.load()
-        tool = obj() if callable(obj) else obj
-        if not isinstance(tool, Tool):
-            raise ScenarioError(
-                f"entry point '{ep.name} = {ep.value}' in group '{ENTRY_POINT_GROUP}' did not give a stochbox Tool",
-                hint="point it at a Tool subclass or a factory returning a Tool instance",
-            )
-        out[tool.name] = tool
-    return out
-
-
-def pack_folder(scenario: Scenario) -> Path | None:
-    """The pack folder a scenario was loaded from (None for scenarios built in code)."""
-    if not scenario.source:
-        return None
-    folder = Path(scenario.source).parent
-    return folder if (folder / "pack.yaml").is_file() else None
-
-
-def available_tools(scenario: Scenario) -> dict[str, Tool]:
-    """The tools offered for ``scenario`` (name -> tool), in a stable order: built-ins, pack, entry points.
-
-    Raises :class:`ScenarioError` when the scenario's ``tools:`` names a tool that exists nowhere.
-    """
-    from stochbox.agents.pack_tools import load_pack_tools
-
-    tools: dict[str, Tool] = {name: cls() for name, cls in BUILTIN_TOOLS.items()}
-    folder = pack_folder(scenario)
-    if folder is not None:
-        tools.update(load_pack_tools(folder))
-    for name, tool in entry_point_tools().items():
-        tools.setdefault(name, tool)
-    if scenario.tools is None:
-        return tools
-    unknown = [t for t in scenario.tools if t not in tools and t != SUBMIT]
-    if unknown:
-        raise ScenarioError(
-            f"unknown tool(s) {', '.join(unknown)}",
-            file=scenario.source,
-            field="tools",
-            hint=f"available: {', '.join(tools)}",
-        )
-    return {name: tool for name, tool in tools.items() if name in scenario.tools}

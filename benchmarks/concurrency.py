@@ -1,6 +1,6 @@
 """Concurrency efficiency: episodes against a local OpenAI-compatible server that answers after 200 ms.
 
-The stub server (``tests/scale/openai_stub.py``, standard library asyncio)
+The stub server (``stochbox/testing/openai_stub.py``, standard library asyncio)
 runs in its own process; ``stochbox run`` talks to it as ``--model openai:stub
 --base-url ...``, native mode, one model call per episode, twice: with the
 default client (``--openai-client stochbox``, :mod:`stochbox.agents.openai_http`
@@ -39,21 +39,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.scenario_texts
-from tests.scenario_texts import UNIT  # noqa: E402  the scenario the tests use too
-
-from stochbox.config import RunConfig
-from stochbox.runner import start_run
+from stochbox.run.config import RunConfig
+from stochbox.run.runner import start_run
 from stochbox.sandbox import open_sandbox
-from stochbox.store import RunStore
-from stochbox.trace import read_trace
-
-STUB = Path(__file__).resolve().parents[1] / "tests" / "scale" / "openai_stub.py"
-
+from stochbox.run.store import RunStore
+from stochbox.run.trace import read_trace
+from stochbox.testing.scenario_texts import UNIT  # the scenario the tests use too
 
 
 def start_stub(delay: float) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, str(STUB), "--delay", str(delay)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "stochbox.testing.openai_stub", "--delay", str(delay)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     return proc, int(proc.stdout.readline())
 

@@ -39,22 +39,20 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.scenario_texts
-from tests.scenario_texts import UNIT  # noqa: E402  the scenario the tests use too
-
 from stochbox.agents.base import EpisodeContext
 from stochbox.agents.llm import make_llm_agent
 from stochbox.agents.prompts import native_system, user_prompt
 from stochbox.agents.scripted import load_script, scripted_model
 from stochbox.agents.toolmode import EpisodeState
-from stochbox.config import RunConfig
+from stochbox.run.config import RunConfig
 from stochbox.results import EpisodeRecord, EpisodeStatus, Mode
-from stochbox.runner import start_run
+from stochbox.run.runner import start_run
 from stochbox.sandbox import open_sandbox
 from stochbox.scenarios import resolve_packs, select_scenarios
 from stochbox.scenarios.models import Scenario
-from stochbox.store import RunStore
-from stochbox.trace import TraceWriter
+from stochbox.run.store import RunStore
+from stochbox.run.trace import TraceWriter
+from stochbox.testing.scenario_texts import UNIT  # the scenario the tests use too
 
 SCRIPT = """
 native:
@@ -64,7 +62,6 @@ tool:
       - name: submit
         args: {answer: 0.25}
 """
-
 
 
 def write_inputs(root: Path) -> tuple[Path, Path]:

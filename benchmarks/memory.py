@@ -17,8 +17,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from stochbox.config import RunConfig
-from stochbox.runner import start_run
+from stochbox.run.config import RunConfig
+from stochbox.run.runner import start_run
 from stochbox.sandbox import open_sandbox
 
 from harness_overhead import write_inputs  # this script's folder is on sys.path

@@ -24,11 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.audit.bigtrace
-
-from stochbox.run_trace import load_run_trace  # noqa: E402
-from stochbox.viewer import write_viewer  # noqa: E402
-from tests.audit.bigtrace import write_big_run  # noqa: E402
+from stochbox.traces.run_trace import load_run_trace
+from stochbox.traces.viewer import write_viewer
+from stochbox.testing.bigtrace import write_big_run
 
 MARK = "<script>document.body.dataset.renderMs = performance.now().toFixed(1);</script>"
 

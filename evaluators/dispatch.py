@@ -5,9 +5,11 @@ Contract of :func:`evaluate_scenario`:
 * ``samples`` has exactly the N asked for, in episode order; ``None`` marks a
   missing or unparseable sample (values that fail ``coerce_sample`` are
   treated the same way). ``reference`` holds valid reference samples.
+  Callers pick the N slots with :func:`.unpredictabench.slots_at_n` (the
+  paper's current rule scores the first N *valid* values).
 * Under the default preset a scenario with fewer than N valid samples fails
   (``reason`` says so; the test is still run on the valid ones and reported
-  for information). Under ``unpredictabench`` missing samples are dropped, as
+  for information). Under the paper's presets missing samples are dropped, as
   the paper did, and ``n_valid`` reports how many were left.
 * Deterministic: Monte-Carlo p-values are seeded with
   ``derive_seed("evaluate", scenario id, test, N, digest)`` where the digest
@@ -19,40 +21,36 @@ Test choice (``stochbox`` preset), recorded in ``result.test``:
 
 =============  =====================================================================
 continuous     ``ks_2samp`` (scipy, exact where feasible); if the pooled data has
-               ties, ``ks_discrete_mc`` instead (the continuous p-value is
+               ties (atoms), ``ks_exact`` instead (the continuous p-value is
                conservative with ties)
-discrete       ``ks_discrete_mc``: KS statistic, exact conditional null on counts;
-               ``ks_2samp`` when there are no ties (then it is exact)
+discrete       ``ks_exact``: KS statistic, exact p-value of the conditional null
+               given the pooled sample; ``ks_2samp`` when there are no ties
 categorical    ``chi2_mc``: chi-square over labels, Monte-Carlo exact
 multivariate   ``energy_perm``: energy-distance permutation test
 permutation    ``perm_whole_chi2_mc`` (k <= 6) or ``perm_position_chi2_mc_holm``
 =============  =====================================================================
 
-With more than :data:`MAX_MC_DISTINCT` distinct pooled values the count-based
-null stops being cheap; ``ks_2samp`` is used and ``extra["ties"]`` notes that
-its p-value is then conservative.
+Under the paper's presets (:mod:`.unpredictabench`) the support-aware test
+still runs (``extra.stochbox_test``) and the preset's own test decides.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from stochbox.evaluators import categorical, effects, energy, ks, permutations
 from stochbox.evaluators.models import Preset, ScenarioTestResult
 from stochbox.evaluators.outcome import TestOutcome
-from stochbox.evaluators.presets import UNPREDICTABENCH, passes
-from stochbox.scenarios.models import AnswerFormat, AnswerType, Scenario, Support
+from stochbox.evaluators.presets import passes
+from stochbox.evaluators.unpredictabench import is_paper_preset, paper_test
+from stochbox.scenarios.models import AnswerFormat, Scenario, Support
 from stochbox.scenarios.samples import coerce_sample
 from stochbox.seeding import derive_seed
-
-MAX_MC_DISTINCT = 2000
 
 
 def _valid(samples: Sequence[Any | None], fmt: AnswerFormat) -> list[Any]:
@@ -95,13 +93,8 @@ def support_test(
     extra: dict[str, Any] = {}
     if support in (Support.continuous, Support.discrete):
         a, r = np.asarray(agent, dtype=np.float64), np.asarray(reference, dtype=np.float64)
-        ties, distinct = _has_ties(a, r)
-        if ties and distinct <= MAX_MC_DISTINCT:
-            out = ks.ks_discrete_mc(a, r, rng=_rng(scenario, "ks_discrete_mc", n, digest))
-        else:
-            out = ks.ks_continuous(a, r)
-            if ties:
-                extra["ties"] = f"{distinct} distinct values: ks_2samp p-value is conservative with ties"
+        ties, _ = _has_ties(a, r)
+        out = ks.ks_exact_test(a, r) if ties else ks.ks_continuous(a, r)
         eff = effects.numeric_effects(a, r, discrete=support is Support.discrete)
         extra["w1_scale"] = effects.reference_spread(r)[1]
         return out, eff, extra
@@ -121,26 +114,6 @@ def support_test(
         keys_r = [permutations.permutation_key(s) for s in reference]
         return out, {"tv_distance": effects.tv_distance(keys_a, keys_r)}, extra
     raise ValueError(f"no test for support {support!r}")
-
-
-def _lehmer_rank(order: Sequence[Any], items: Sequence[Any]) -> int:
-    pos = {str(x): i for i, x in enumerate(items)}
-    idx = [pos[str(x)] for x in order]
-    k = len(idx)
-    return sum(sum(1 for j in idx[i + 1 :] if j < idx[i]) * math.factorial(k - 1 - i) for i in range(k))
-
-
-def unpredictabench_codes(values: list[Any], fmt: AnswerFormat) -> np.ndarray:
-    """The paper's numeric encoding of answers (see :mod:`.presets`)."""
-    t = fmt.type
-    if t in (AnswerType.number, AnswerType.integer):
-        return np.asarray(values, dtype=np.float64)
-    if t is AnswerType.label:
-        labels = fmt.labels or []
-        return np.asarray([labels.index(v) for v in values], dtype=np.float64)
-    if t is AnswerType.list:
-        return np.asarray([_lehmer_rank(v, fmt.items or []) for v in values], dtype=np.float64)
-    return np.asarray(values, dtype=np.float64).reshape(-1)
 
 
 def evaluate_scenario(
@@ -165,12 +138,10 @@ def evaluate_scenario(
     digest = data_digest(agent, reference)
     outcome, eff, extra = support_test(scenario, agent, reference, n=n, digest=digest)
     extra["reference_n"] = len(reference)
-    if preset.name == UNPREDICTABENCH:
-        codes_a = unpredictabench_codes(agent, scenario.answer_format)
-        codes_r = unpredictabench_codes(reference, scenario.answer_format)
-        res = stats.ks_2samp(codes_a, codes_r, method="auto")
+    if is_paper_preset(preset):
         extra["stochbox_test"] = {"test": outcome.test, "statistic": outcome.statistic, "pvalue": outcome.pvalue}
-        outcome = TestOutcome("ks_2samp_codes", float(res.statistic), float(res.pvalue))
+        outcome = paper_test(scenario, agent, reference, preset, rng=_rng(scenario, preset.name, n, digest))
+        extra.update(outcome.extra)
         passed = passes(outcome.pvalue, preset)
         reason = None if passed else f"KS p = {outcome.pvalue:.3g} <= {preset.alpha:g}"
     else:

@@ -3,9 +3,14 @@
 * :func:`ks_continuous` -- scipy's ``ks_2samp`` (exact p-value where scipy
   deems it feasible, asymptotic otherwise). Calibrated only when there are no
   ties; with ties its p-value is conservative.
-* :func:`ks_discrete_mc` -- the same statistic with a p-value from the exact
-  conditional (permutation) null simulated on counts per distinct value
-  (:mod:`.conditional_null`). Calibrated with ties, at any N.
+* :func:`ks_exact_test` -- the same statistic with the exact p-value of the
+  conditional (permutation) null given the pooled sample, ties and atoms
+  included (:func:`.smirnov.ks_exact`). Calibrated with ties, at any N; the
+  default for tied data.
+* :func:`ks_discrete_mc` -- the same null simulated on counts per distinct
+  value (:mod:`.conditional_null`); its limit as ``draws`` grows is
+  :func:`ks_exact_test`. Kept for the paper's Monte-Carlo numbers
+  (``unpredictabench-mc``) and as an independent check.
 * :func:`ks_naive_permutation` -- the textbook permutation test that
   shuffles the raw pooled values; same null distribution, O(N + M) per draw.
   Kept as the baseline for ``benchmarks/discrete_ks.py`` and for tests.
@@ -20,6 +25,7 @@ from scipy import stats
 
 from stochbox.evaluators.conditional_null import mc_pvalue, null_statistics, pooled_counts
 from stochbox.evaluators.outcome import TestOutcome
+from stochbox.evaluators.smirnov import ks_exact
 
 #: Default number of Monte-Carlo null draws for count-based nulls (cheap: O(#distinct) each).
 DEFAULT_DRAWS = 9999
@@ -32,6 +38,22 @@ def ks_continuous(agent: np.ndarray, reference: np.ndarray) -> TestOutcome:
         statistic=float(res.statistic),
         pvalue=float(res.pvalue),
         extra={"method": "scipy.stats.ks_2samp(method='auto')"},
+    )
+
+
+def ks_exact_test(agent: np.ndarray, reference: np.ndarray) -> TestOutcome:
+    """KS statistic with the exact conditional p-value (no Monte Carlo, no seed)."""
+    res = ks_exact(agent, reference)
+    return TestOutcome(
+        test="ks_exact",
+        statistic=res.statistic,
+        pvalue=res.pvalue,
+        extra={
+            "method": res.method,
+            "distinct_values": res.distinct_values,
+            "statistic_location": res.statistic_location,
+            "statistic_sign": res.statistic_sign,
+        },
     )
 
 

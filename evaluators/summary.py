@@ -25,6 +25,7 @@ from typing import Any
 
 from stochbox.evaluators.dispatch import evaluate_scenario
 from stochbox.evaluators.intervals import cluster_bootstrap_interval, wilson_interval
+from stochbox.evaluators.unpredictabench import slots_at_n
 from stochbox.evaluators.models import KSAtNSummary, Preset, ScenarioTestResult
 from stochbox.scenarios.models import Scenario
 from stochbox.seeding import derive_seed
@@ -82,7 +83,8 @@ def ksn_curve(
     """One summary (and its per-scenario results) per N in ``ns`` that every scenario has samples for.
 
     ``samples[scenario_id]`` is that scenario's full episode-ordered list
-    (``None`` for missing); N uses its first N entries.
+    (``None`` for missing); N uses its first N entries (its first N valid
+    ones under the paper's current rule, see :func:`.unpredictabench.slots_at_n`).
     """
     available = min((len(samples.get(s.id, ())) for s in scenarios), default=0)
     out = []
@@ -90,7 +92,7 @@ def ksn_curve(
         if n > available:
             continue
         results = [
-            evaluate_scenario(sc, list(samples[sc.id][:n]), list(references[sc.id]), model=model, mode=mode, preset=preset)
+            evaluate_scenario(sc, slots_at_n(samples[sc.id], n, sc, preset), list(references[sc.id]), model=model, mode=mode, preset=preset)
             for sc in scenarios
         ]
         # n_valid counts samples that pass the answer format, not merely present ones

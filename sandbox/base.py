@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from stochbox.plugins import Registry
 
 MAX_SEED = 2**63
 
@@ -131,12 +134,39 @@ class Sandbox(ABC):
         self.close()
 
 
+#: Sandbox backends by name (``--sandbox NAME``): factories ``(spec: SandboxSpec) -> Sandbox``, raising
+#: SandboxUnavailableError when the backend cannot start here. The built-ins are registered in
+#: :mod:`stochbox.sandbox.factory`; other distributions add theirs through the entry-point group
+#: ``stochbox.sandboxes``. ``auto`` is not a backend but a choice among the built-ins (``open_sandbox``).
+SANDBOXES: Registry[Callable[["SandboxSpec"], "Sandbox"]] = Registry("sandbox backend", group="stochbox.sandboxes")
+AUTO = "auto"
+AUTO_HELP = "Docker if an engine answers, else the local jail"
+
+
+def backend_names() -> list[str]:
+    """``auto`` and every registered backend, in registration order."""
+    return [AUTO, *SANDBOXES.names()]
+
+
+def backends_help() -> str:
+    """``auto (...), docker, local, or unsafe-subprocess (NO isolation)``: for ``--sandbox``'s help."""
+    parts = [f"{AUTO} ({AUTO_HELP})"] + [f"{p.name} ({p.help})" if p.help else p.name for p in SANDBOXES.plugins()]
+    return ", ".join(parts[:-1]) + ", or " + parts[-1]
+
+
+def known_backend(name: str) -> str:
+    """``name`` when it is ``auto`` or a registered backend; ValueError naming the choices otherwise."""
+    if name != AUTO and name not in SANDBOXES:
+        raise ValueError(f"unknown backend '{name}'; use {', '.join(backend_names())}")
+    return name
+
+
 class SandboxSpec(BaseModel):
     """How to open a sandbox (the ``--sandbox`` option and its knobs)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: str = Field(default="auto", pattern=r"^(auto|docker|local|unsafe-subprocess)$")
+    backend: str = AUTO  # auto or a name registered in SANDBOXES
     pool_size: int = Field(default=1, ge=1, le=256)
     memory_mb: int = Field(default=1024, ge=64)
     cpus: float = Field(default=1.0, gt=0)
@@ -145,3 +175,8 @@ class SandboxSpec(BaseModel):
     #: Extra Docker container options. They may only *add* confinement; one that would
     #: weaken the hardened defaults is a ConfigError (see ``sandbox/docker_options.py``).
     docker_options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, name: str) -> str:
+        return known_backend(name)

@@ -6,9 +6,11 @@ One line is one scenario, a JSON object with these fields:
 * ``code`` (required; ``program`` is accepted as an alias) -- the ground-truth
   Python program.
 * ``support`` (required) -- continuous | discrete | categorical | multivariate | permutation.
-* ``answer_format`` -- as in a scenario file (e.g. ``{"type": "label", "labels": [...]}``);
+* ``answer_format`` -- as in a scenario file (e.g. ``{"type": "label", "labels": [...]}``;
+  permutation ``items`` may be any JSON scalars, floats included);
   may be left out for continuous (``number``), discrete (``integer``) and
-  multivariate (``vector`` of ``dimension``).
+  multivariate (``vector`` of ``dimension``). For multivariate, ``dimension``
+  may be left out when ``answer_format.dim`` gives it.
 * optional: ``id``, ``title``, ``tags``, ``kind`` (default ``narrative``),
   ``batch`` (default false), ``dimension``, ``timeout_s``, ``notes``.
 * optional ``fixed_batch`` (an int K): the program ignores ``N`` and prints one
@@ -167,13 +169,20 @@ _sb_stdout, _sb_sys.stdout = _sb_sys.stdout, _sb_io.StringIO()
 _FIXED_BATCH_TAIL = """\
 # ---- end of original program ----
 _sb_out, _sb_sys.stdout = _sb_sys.stdout.getvalue(), _sb_stdout
-_sb_last = [l for l in _sb_out.splitlines() if l.strip()][-1]
+_sb_lines = [l for l in _sb_out.splitlines() if l.strip()]
+if not _sb_lines:
+    raise SystemExit("stochbox-contract: the program printed nothing")
+_sb_last = _sb_lines[-1]
 try:
     _sb_samples = _sb_json.loads(_sb_last)
 except ValueError:
-    _sb_samples = _sb_ast.literal_eval(_sb_last)
+    try:
+        _sb_samples = _sb_ast.literal_eval(_sb_last.strip())
+    except (ValueError, SyntaxError):
+        _sb_shown = _sb_last.strip() if len(_sb_last.strip()) <= 80 else _sb_last.strip()[:77] + "..."
+        raise SystemExit(f"stochbox-contract: last stdout line {{_sb_shown!r}} is neither JSON nor a Python literal")
 if _sb_n > len(_sb_samples):
-    raise SystemExit(f"this program prints {{len(_sb_samples)}} samples per run; N={{_sb_n}} is more (fixed_batch={k})")
+    raise SystemExit(f"stochbox-contract: this program prints {{len(_sb_samples)}} samples per run; N={{_sb_n}} is more (fixed_batch={k})")
 print(_sb_json.dumps(list(_sb_samples)[:_sb_n]))
 """
 
@@ -256,6 +265,8 @@ def scenario_from_record(record: Any, *, pack: str, line: int) -> Scenario:
     for key in ("dimension", "notes"):
         if record.get(key) is not None:
             data[key] = tidy_block(record[key]).rstrip("\n") if key == "notes" else record[key]
+    if support == "multivariate" and "dimension" not in data and isinstance(fmt, dict) and fmt.get("dim") is not None:
+        data["dimension"] = fmt["dim"]  # the vector length is already in answer_format.dim
     if record.get("timeout_s") is not None:
         data["ground_truth"]["timeout_s"] = record["timeout_s"]
     if not re.fullmatch(SCENARIO_ID_PATTERN, sid):

@@ -4,7 +4,7 @@ Contract: every function here either returns validated models or raises
 :class:`~stochbox.errors.ScenarioError` naming the file, the line (where the
 YAML gives one), the field and what is expected. Nothing else escapes for bad
 input. ``validate_path`` collects *all* errors of a folder instead of stopping
-at the first.
+at the first, and lists every problem of a file, one error each.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from stochbox.errors import ScenarioError
+from stochbox.conditions.templates import PromptTemplateError, PromptTemplates, load_prompt_templates
 from stochbox.scenarios.models import Pack, PackManifest, Scenario
 
 PACK_FILE = "pack.yaml"
@@ -59,8 +60,7 @@ def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     return data, node
 
 
-def _validation_error(path: Path, node: yaml.Node | None, exc: ValidationError) -> ScenarioError:
-    err = exc.errors()[0]
+def _one_problem(path: Path, node: yaml.Node | None, err: Any) -> ScenarioError:
     loc = tuple(err.get("loc", ()))
     field = ".".join(str(p) for p in loc) or None
     msg = err.get("msg", "invalid value")
@@ -68,10 +68,27 @@ def _validation_error(path: Path, node: yaml.Node | None, exc: ValidationError) 
         msg = "is required but missing"
     elif err.get("type") == "extra_forbidden":
         msg = "is not a known field (check the spelling)"
-    more = len(exc.errors()) - 1
-    if more:
-        msg += f" (and {more} more problem{'s' if more > 1 else ''} in this file)"
     return ScenarioError(msg, file=str(path), line=_line_of(node, loc), field=field)
+
+
+def _validation_error(path: Path, node: yaml.Node | None, exc: ValidationError) -> ScenarioError:
+    """The first problem, saying how many more there are; ``.problems`` holds all of them, one error each."""
+    problems = [_one_problem(path, node, err) for err in exc.errors()]
+    first = problems[0]
+    more = len(problems) - 1
+    if more:
+        first = ScenarioError(
+            f"{first.message} (and {more} more problem{'s' if more > 1 else ''} in this file)",
+            file=first.file,
+            line=first.line,
+            field=first.field,
+        )
+    first.problems = problems  # type: ignore[attr-defined]
+    return first
+
+
+def _all_problems(err: ScenarioError) -> list[ScenarioError]:
+    return list(getattr(err, "problems", None) or [err])
 
 
 def load_manifest(folder: Path) -> PackManifest:
@@ -87,6 +104,18 @@ def load_manifest(folder: Path) -> PackManifest:
         return PackManifest.model_validate(data)
     except ValidationError as exc:
         raise _validation_error(path, node, exc) from None
+
+
+def _pack_templates(folder: Path, manifest: PackManifest) -> PromptTemplates | None:
+    """The pack's own default prompt templates (``prompts`` in pack.yaml), if it names a file."""
+    if manifest.prompts is None:
+        return None
+    path = (folder / manifest.prompts).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        raise ScenarioError("must point inside the pack folder", file=str(folder / PACK_FILE), field="prompts")
+    if not path.is_file():
+        raise ScenarioError(f"file '{manifest.prompts}' not found in the pack folder", file=str(folder / PACK_FILE), field="prompts")
+    return load_prompt_templates(path)
 
 
 def load_scenario(path: Path, *, pack: str | None = None) -> Scenario:
@@ -115,6 +144,8 @@ def load_scenario(path: Path, *, pack: str | None = None) -> Scenario:
                 field="ground_truth.file",
             ) from None
         data = {**data, "ground_truth": {**gt, "file": None, "code": code}}
+    if "prompts" in data:
+        raise ScenarioError("prompt templates belong in pack.yaml ('prompts: FILE'), not in a scenario", file=str(path), field="prompts")
     data = {**data, "pack": pack, "source": str(path)}
     try:
         return Scenario.model_validate(data)
@@ -134,10 +165,15 @@ def load_pack(folder: Path | str) -> Pack:
     if not folder.is_dir():
         raise ScenarioError("not a pack folder", file=str(folder), hint="give a folder containing pack.yaml")
     manifest = load_manifest(folder)
+    templates = _pack_templates(folder, manifest)
     scenarios: list[Scenario] = []
     seen: dict[str, Path] = {}
     for path in scenario_files(folder):
+        if templates is not None and manifest.prompts is not None and path.resolve() == (folder / manifest.prompts).resolve():
+            continue  # the pack's templates file, not a scenario
         sc = load_scenario(path, pack=manifest.name)
+        if templates is not None:
+            sc = sc.model_copy(update={"prompts": templates})
         if sc.id in seen:
             raise ScenarioError(f"duplicate id '{sc.id}' (also in {seen[sc.id].name})", file=str(path), field="id")
         seen[sc.id] = path
@@ -153,21 +189,30 @@ def validate_path(path: Path | str) -> list[ScenarioError]:
         try:
             load_scenario(path)
         except ScenarioError as exc:
-            errors.append(exc)
+            errors.extend(_all_problems(exc))
         return errors
     if not path.is_dir():
         return [ScenarioError("no such file or folder", file=str(path))]
     name = None
+    templates_file: Path | None = None
     try:
-        name = load_manifest(path).name
+        manifest = load_manifest(path)
+        name = manifest.name
+        if manifest.prompts is not None:
+            templates_file = (path / manifest.prompts).resolve()
+            _pack_templates(path, manifest)
     except ScenarioError as exc:
-        errors.append(exc)
+        errors.extend(_all_problems(exc))
+    except PromptTemplateError as exc:
+        errors.append(ScenarioError(exc.message, file=str(templates_file), field="prompts"))
     seen: dict[str, Path] = {}
     for f in scenario_files(path):
+        if templates_file is not None and f.resolve() == templates_file:
+            continue  # the pack's prompt templates
         try:
             sc = load_scenario(f, pack=name)
         except ScenarioError as exc:
-            errors.append(exc)
+            errors.extend(_all_problems(exc))
             continue
         if sc.id in seen:
             errors.append(ScenarioError(f"duplicate id '{sc.id}' (also in {seen[sc.id].name})", file=str(f), field="id"))

@@ -17,12 +17,15 @@ seeds both per execution); they must not seed themselves.
 
 from __future__ import annotations
 
+import math
 import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
+
+from stochbox.conditions.templates import PromptTemplates
 
 SCENARIO_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,127}$"
 
@@ -49,6 +52,15 @@ class AnswerType(StrEnum):
     list = "list"  # an ordering of ``items`` (permutations)
 
 
+def item_key(value: Any) -> tuple[str, Any]:
+    """How permutation items compare: numbers by value (``3`` is ``3.0``), strings stripped, others as they are."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return ("number", float(value))
+    if isinstance(value, str):
+        return ("text", value.strip())
+    return ("other", value)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -57,14 +69,16 @@ class AnswerFormat(_Strict):
     """What one sample looks like.
 
     ``labels`` is required for ``label``; ``dim`` for ``vector``; ``items`` for
-    ``list`` (the sample is a permutation of exactly these items).
+    ``list`` (the sample is a permutation of exactly these items: any JSON
+    scalars -- strings, integers, finite floats, booleans, null -- distinct
+    as text and as numbers, so ``1`` and ``1.0`` cannot both be items).
     """
 
     type: AnswerType
     labels: list[str] | None = None
     dim: int | None = Field(default=None, ge=1)
     element: Literal["number", "integer"] = "number"
-    items: list[str | int] | None = None
+    items: list[StrictBool | StrictInt | StrictFloat | str | None] | None = None
 
     @model_validator(mode="after")
     def _check_shape(self) -> "AnswerFormat":
@@ -79,7 +93,9 @@ class AnswerFormat(_Strict):
         if t is AnswerType.list:
             if not self.items or len(self.items) < 2:
                 raise ValueError("type 'list' needs 'items': the elements a sample orders")
-            if len(set(map(str, self.items))) != len(self.items):
+            if any(isinstance(i, float) and not math.isfinite(i) for i in self.items):
+                raise ValueError("'items' must be finite numbers, strings, booleans or null")
+            if len({item_key(i) for i in self.items}) != len(self.items) or len(set(map(str, self.items))) != len(self.items):
                 raise ValueError("'items' must be distinct")
         return self
 
@@ -146,6 +162,7 @@ class Scenario(_Strict):
     tools: list[str] | None = None
     pack: str | None = None
     source: str | None = None
+    prompts: PromptTemplates | None = None  # the pack's own default templates (pack.yaml ``prompts``), set by the loader
 
     @field_validator("tags")
     @classmethod
@@ -199,6 +216,7 @@ class PackManifest(_Strict):
     version: str
     description: str
     tools: list[ToolDeclaration] = Field(default_factory=list)
+    prompts: str | None = None  # a prompt templates file in the pack folder: this pack's default templates
 
 
 class Pack(BaseModel):

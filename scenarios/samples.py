@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from stochbox.scenarios.models import AnswerFormat, AnswerType
+from stochbox.scenarios.models import AnswerFormat, AnswerType, item_key
 
 
 def _number(v: Any) -> float:
@@ -47,6 +47,9 @@ def coerce_sample(value: Any, fmt: AnswerFormat) -> Any:
     if t is AnswerType.integer:
         return _integer(value)
     if t is AnswerType.label:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            # labels that are numerals ("1", "2.5") may be answered as numbers
+            value = str(int(value)) if float(value).is_integer() else str(value)
         if not isinstance(value, str):
             raise ValueError(f"not a label: {value!r}")
         v = value.strip()
@@ -68,11 +71,18 @@ def coerce_sample(value: Any, fmt: AnswerFormat) -> Any:
             raise ValueError(f"not a list: {value!r}")
         items = fmt.items or []
         by_str = {str(i): i for i in items}
-        try:
-            out = [by_str[str(x).strip()] for x in value]
-        except KeyError as exc:
-            raise ValueError(f"unknown item {exc.args[0]!r}; items are {items}") from None
-        if len(out) != len(items) or len(set(map(str, out))) != len(items):
+        by_key = {item_key(i): i for i in items}
+        out = []
+        for x in value:
+            if isinstance(x, str) and x.strip() in by_str:
+                out.append(by_str[x.strip()])
+            elif not isinstance(x, (list, dict)) and item_key(x) in by_key:
+                out.append(by_key[item_key(x)])
+            elif not isinstance(x, (list, dict)) and str(x).strip() in by_str:
+                out.append(by_str[str(x).strip()])
+            else:
+                raise ValueError(f"unknown item {x!r}; items are {items}")
+        if len(out) != len(items) or len({item_key(i) for i in out}) != len(items):
             raise ValueError(f"not a permutation of {items}: {value!r}")
         return out
     raise ValueError(f"unknown answer type {t}")

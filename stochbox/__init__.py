@@ -1,8 +1,9 @@
 """stochbox: can a language-model agent *sample* from a random process?
 
-Public surface of the core package. Subpackages with their own public surface:
-``stochbox.scenarios``, ``stochbox.sandbox``, ``stochbox.agents``,
-``stochbox.evaluators``.
+Public surface of the core package. Subpackages, one idea each (docs/architecture.md
+has the rule of what each may import): ``stochbox.scenarios``, ``stochbox.sandbox``,
+``stochbox.reference.cache``, ``stochbox.agents``, ``stochbox.evaluators``,
+``stochbox.run``, ``stochbox.traces``, ``stochbox.analysis``, ``stochbox.cli``.
 """
 
 from importlib.metadata import PackageNotFoundError, version as _version

@@ -5,6 +5,10 @@ episode; evaluators read only these (plus reference samples), never traces.
 ``samples`` holds only *valid* samples (normalised by ``coerce_sample``);
 ``n_requested - len(samples)`` are missing and count against the model.
 Field names are stable (they appear in exports and ``report --json``).
+Every string in a record is valid Unicode: outside text is made valid where
+it enters (:mod:`stochbox.unicode_text`, counted on the trace event), and a
+record built from a string that slipped past gets U+FFFD in its place here
+rather than failing (which would lose the episode).
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from stochbox.unicode_text import valid_unicode_data
 
 
 class Mode(StrEnum):
@@ -42,7 +48,8 @@ class EpisodeRecord(BaseModel):
     pack: str | None = None
     model: str
     mode: Mode
-    index: int = Field(ge=0)  # episode number within (scenario, model, mode)
+    condition: str | None = None  # the named condition (stochbox.conditions); None: the run has none
+    index: int = Field(ge=0)  # episode number within (scenario, model, mode, condition)
     seed: int
     n_requested: int = Field(ge=1)
     samples: list[Any] = Field(default_factory=list)
@@ -57,3 +64,8 @@ class EpisodeRecord(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     tool_code: list[str] = Field(default_factory=list)  # code the agent ran, in order (tool mode)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        return valid_unicode_data(data)[0] if isinstance(data, dict) else data

@@ -52,3 +52,14 @@ def shared_cache(tmp_path_factory) -> Path:
 def _isolated_cache(monkeypatch, shared_cache):
     """No test writes to the user's cache folder."""
     monkeypatch.setenv("STOCHBOX_CACHE_DIR", str(shared_cache))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """How many cases the fuzz tests generated (tests/fuzz_count.py), so CI logs show it."""
+    from fuzz_count import summary_lines
+
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("fuzz cases")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -1,6 +1,6 @@
 """Looking into a run folder that another process is writing (kill, interrupt and resume tests).
 
-Imported by name (``from run_probe import stored_count``), like ``scenario_texts``.
+Imported by name (``from run_probe import stored_count``), like ``machine_features``.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ import yaml
 
 from stochbox.agents.prompts import example_sample
 from stochbox.scenarios.registry import get_pack
-from stochbox.truth import program_for
+from stochbox.reference.truth import program_for
 
 # Runs a program that prints a JSON list of N samples and re-prints it as one line
 # (the answer for N > 1) or its only element (N = 1).

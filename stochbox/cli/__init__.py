@@ -32,6 +32,7 @@ _COMMAND_MODULES = (
     "stochbox.cli.report_cmd",  # report
     "stochbox.cli.eval_cmd",  # compare, calibrate
     "stochbox.cli.audit_cmd",  # audit, trace, replay, view, export
+    "stochbox.cli.prompts_cmd",  # prompts show-default/path/check
 )
 
 for _name in _COMMAND_MODULES:

@@ -1,7 +1,7 @@
 """``stochbox audit | trace | replay | view | export``: reading a run's trace.
 
-Thin: the work is in :mod:`stochbox.audit`, :mod:`stochbox.transcript`,
-:mod:`stochbox.replay`, :mod:`stochbox.viewer` and :mod:`stochbox.export`.
+Thin: the work is in :mod:`stochbox.traces.audit`, :mod:`stochbox.traces.transcript`,
+:mod:`stochbox.traces.replay`, :mod:`stochbox.traces.viewer` and :mod:`stochbox.traces.export`.
 Exit codes: 0 when done; 1 when ``audit --fail-on`` finds a listed flag or
 ``replay`` finds a difference (so both can gate CI); 2 for user mistakes.
 """
@@ -18,8 +18,8 @@ from rich.table import Table
 from stochbox.console import table_console
 from stochbox.errors import ConfigError
 
-if TYPE_CHECKING:  # stochbox.audit loads the evaluators (scipy): imported by the commands that need it
-    from stochbox.audit import AuditReport
+if TYPE_CHECKING:  # stochbox.traces.audit loads the evaluators (scipy): imported by the commands that need it
+    from stochbox.traces.audit import AuditReport
 
 _RUN_DIR = typer.Argument(..., help="A run folder made by 'stochbox run'.")
 
@@ -51,7 +51,7 @@ def audit_command(
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Comma-separated flag names; exit 1 if any is present."),
 ) -> None:
     """Flag episodes that did not earn their samples honestly (see docs/trace-schema.md, 'Audit flags')."""
-    from stochbox.audit import audit_run, parse_flag_names
+    from stochbox.traces.audit import audit_run, parse_flag_names
 
     gate = parse_flag_names(fail_on) if fail_on else []
     report = audit_run(run_dir)
@@ -70,9 +70,9 @@ def trace_command(
     episode: str = typer.Option(..., "--episode", "-e", help="Episode id (model/mode/scenario/index)."),
 ) -> None:
     """Print one episode as a readable transcript: prompts, replies, tool calls, code, outputs, verdict."""
-    from stochbox.audit import audit_trace
-    from stochbox.run_trace import load_run_trace
-    from stochbox.transcript import print_transcript
+    from stochbox.traces.audit import audit_trace
+    from stochbox.traces.run_trace import load_run_trace
+    from stochbox.traces.transcript import print_transcript
 
     run = load_run_trace(run_dir)
     ep = run.episode(episode)
@@ -87,10 +87,11 @@ def replay_command(
     concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, max=64, help="Replays in flight at once."),
 ) -> None:
     """Re-run recorded executions and episodes (model replies from the trace; no API calls); exit 1 on any difference."""
-    from stochbox.replay import replay_run
+    from stochbox.sandbox.base import backend_names
+    from stochbox.traces.replay import replay_run
 
-    if sandbox is not None and sandbox not in ("auto", "docker", "local", "unsafe-subprocess"):
-        raise ConfigError(f"--sandbox {sandbox}: use auto, docker, local or unsafe-subprocess")
+    if sandbox is not None and sandbox not in backend_names():
+        raise ConfigError(f"--sandbox {sandbox}: use {', '.join(backend_names())}")
     report = replay_run(run_dir, episode_ids=episode or None, sandbox=sandbox, concurrency=concurrency)
     if as_json:
         typer.echo(report.to_json(), nl=False)
@@ -119,7 +120,7 @@ def view_command(
     html: Path = typer.Option(..., "--html", help="HTML file to write (one self-contained file)."),
 ) -> None:
     """Write a static HTML trace viewer (filters, paged episode list, one episode as a timeline)."""
-    from stochbox.viewer import write_viewer
+    from stochbox.traces.viewer import write_viewer
 
     stats = write_viewer(run_dir, html)
     typer.echo(f"wrote {stats.path} ({stats.bytes / 1e6:.1f} MB; {stats.episodes} episodes, {stats.events} events)", err=True)
@@ -127,14 +128,19 @@ def view_command(
 
 def export_command(
     run_dir: Path = _RUN_DIR,
-    fmt: str = typer.Option("parquet", "--format", "-f", help="parquet | csv."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for episodes.* and events.* (default RUN_DIR/export)."),
+    fmt: str = typer.Option("parquet", "--format", "-f", help="parquet | csv | inspect (an Inspect eval log)."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Folder for episodes.* and events.* (default RUN_DIR/export); with inspect: the .eval file (default RUN_DIR/run.eval)."
+    ),
 ) -> None:
-    """Export the run as two tables, episodes and events (needs the 'export' extra)."""
-    from stochbox.export import export_run
+    """Export the run as two tables, episodes and events (the 'export' extra), or as an Inspect eval log (the 'inspect' extra)."""
+    from stochbox.traces.export import export_inspect, export_run
 
+    if fmt == "inspect":
+        typer.echo(str(export_inspect(run_dir, out)))
+        return
     if fmt not in ("parquet", "csv"):
-        raise ConfigError(f"--format {fmt}: use parquet or csv")
+        raise ConfigError(f"--format {fmt}: use parquet or csv (two tables), or inspect (an Inspect eval log)")
     for path in export_run(run_dir, fmt, out):  # type: ignore[arg-type]
         typer.echo(str(path))
 

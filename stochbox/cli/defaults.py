@@ -6,8 +6,8 @@ live here so that building the CLI imports no scipy, matplotlib or langgraph
 together.
 """
 
-PRESET_NAMES = ("stochbox", "unpredictabench")  # stochbox.evaluators.presets.PRESET_NAMES
-DEFAULT_BOOTSTRAP = 9999  # stochbox.evaluators.compare.DEFAULT_BOOTSTRAP
-DEFAULT_M = 1000  # stochbox.evaluators.fidelity.DEFAULT_M
-DEFAULT_MAX_PROGRAMS = 20  # stochbox.evaluators.fidelity.DEFAULT_MAX_PROGRAMS
-DEFAULT_TRIALS = 200  # stochbox.evaluators.calibration.DEFAULT_TRIALS
+PRESET_NAMES = ("stochbox", "unpredictabench", "unpredictabench-mc", "unpredictabench-v1")  # stochbox.evaluators.presets.PRESET_NAMES
+DEFAULT_BOOTSTRAP = 9999  # stochbox.analysis.compare.DEFAULT_BOOTSTRAP
+DEFAULT_M = 1000  # stochbox.analysis.fidelity.DEFAULT_M
+DEFAULT_MAX_PROGRAMS = 20  # stochbox.analysis.fidelity.DEFAULT_MAX_PROGRAMS
+DEFAULT_TRIALS = 200  # stochbox.analysis.calibration.DEFAULT_TRIALS

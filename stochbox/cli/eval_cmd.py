@@ -24,9 +24,9 @@ from stochbox.console import table_console
 from stochbox.errors import ConfigError
 
 if TYPE_CHECKING:  # the evaluators import scipy: loaded by the commands, not by ``stochbox --help``
-    from stochbox.evaluators.calibration import CalibrationReport, ScenarioCalibration
-    from stochbox.evaluators.compare import Comparison
-    from stochbox.evaluators.fidelity import FidelityReport
+    from stochbox.analysis.calibration import CalibrationReport, ScenarioCalibration
+    from stochbox.analysis.compare import Comparison
+    from stochbox.analysis.fidelity import FidelityReport
 
 
 def _console() -> Console:
@@ -99,10 +99,10 @@ def compare_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON: {comparisons: [...], fidelity: [...]}"),
 ) -> None:
     """Paired comparison: per-scenario pass/fail, McNemar's exact test, KS@N difference with a bootstrap CI."""
-    from stochbox.evaluators.compare import compare_runs
-    from stochbox.evaluators.fidelity import program_fidelity
+    from stochbox.analysis.compare import compare_runs
+    from stochbox.analysis.fidelity import program_fidelity
     from stochbox.evaluators.presets import get_preset
-    from stochbox.evaluators.runs import load_run
+    from stochbox.analysis.runs import load_run
 
     if not 1 <= len(run_dirs) <= 2:
         raise ConfigError("compare takes one or two run folders")
@@ -118,28 +118,37 @@ def compare_command(
     comparisons = compare_runs(runs, rule, n=n, bootstrap=bootstrap) if (_comparable(runs) or not fidelity) else []
     fidelity_reports: list[FidelityReport] = []
     if fidelity:
-        from stochbox.runner import open_run_sandbox
+        from stochbox.run.episode import open_run_sandbox
 
         for run in runs:
-            if not any(mode == "tool" for _, mode in run.arms):
+            if not any(mode.partition("@")[0] == "tool" for _, mode in run.arms):
                 continue
             with open_run_sandbox(sandbox or run.config.sandbox, 1) as sb:
                 fidelity_reports.append(program_fidelity(run, sb, rule, m=m, max_programs=max_programs))
     if html_out is not None:
-        from stochbox.evaluators.html_report import render_html_report
-        from stochbox.reference import atomic_write
+        from stochbox.analysis.html_report import render_html_report
+        from stochbox.reference.cache import atomic_write
 
         atomic_write(html_out.expanduser(), render_html_report(runs, rule, fidelity=fidelity_reports).encode())
+    from stochbox.conditions import run_conditions
+
+    conditions = [(str(r.run_dir), [c.describe(r.scenarios) for c in run_conditions(r.info)]) for r in runs]
     if as_json:
         out = {
             "preset": rule.name,
             "alpha": rule.alpha,
+            "runs": [{"run_dir": d, "conditions": cs} for d, cs in conditions],
             "comparisons": [c.model_dump(mode="json") for c in comparisons],
             "fidelity": [f.model_dump(mode="json") for f in fidelity_reports],
         }
         typer.echo(json.dumps(out, indent=2, allow_nan=False))
         return
     console = _console()
+    from stochbox.analysis.report import condition_lines
+
+    for run_dir, cs in conditions:  # what each run sent: prompt sets, structured output, model options
+        for line in condition_lines(cs):
+            console.print(f"{run_dir}: {line}", markup=False, highlight=False)
     for c in comparisons:
         print_comparison(c, console)
     for f in fidelity_reports:
@@ -186,9 +195,9 @@ def calibrate_command(
     as_json: bool = typer.Option(False, "--json", help="Print the calibration report as JSON."),
 ) -> None:
     """Run the oracle many times; report pass rates per scenario and support type (should be ~1 - alpha)."""
-    from stochbox.evaluators.calibration import calibrate
-    from stochbox.reference import ReferenceCache
-    from stochbox.runner import open_run_sandbox
+    from stochbox.analysis.calibration import calibrate
+    from stochbox.reference.cache import ReferenceCache
+    from stochbox.run.episode import open_run_sandbox
     from stochbox.scenarios import resolve_packs
 
     if trials < 1 or n < 1 or reference_n < 1:

@@ -13,16 +13,17 @@ from rich.table import Table
 from stochbox.console import table_console
 from stochbox.errors import ConfigError
 from stochbox.sandbox import TOOL_OUTPUT_CAP, SandboxSpec, open_sandbox
+from stochbox.sandbox.base import backend_names, backends_help
 
 sandbox_app = typer.Typer(help="Run code in the sandbox, self-test its containment, manage its image.", no_args_is_help=True)
 console = table_console()
 
-_BACKEND_HELP = "auto (Docker if an engine answers, else the local jail), docker, local, or unsafe-subprocess (NO isolation)."
+_BACKEND_HELP = backends_help() + "."
 
 
 def _spec(backend: str, **kw: object) -> SandboxSpec:
-    if backend not in ("auto", "docker", "local", "unsafe-subprocess"):
-        raise ConfigError(f"--sandbox: unknown backend '{backend}'", hint="use auto, docker, local or unsafe-subprocess")
+    if backend not in backend_names():
+        raise ConfigError(f"--sandbox: unknown backend '{backend}'", hint=f"use {', '.join(backend_names())}")
     return SandboxSpec(backend=backend, **kw)
 
 

@@ -130,6 +130,9 @@ def import_jsonl_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    from stochbox.cli import ub_import_cmd
+
+    ub_import_cmd.register(import_app)
     app.add_typer(scenarios_app, name="scenarios")
 
 

@@ -55,7 +55,7 @@ def episode(unsafe_sandbox):
     (needed by clients that bind to the loop they first ran in, like the OpenAI client).
     """
 
-    def context(scenario, mode, *, n=1, seed=7, limits=None, sandbox="default") -> tuple[EpisodeContext, Recorder]:
+    def context(scenario, mode, *, n=1, seed=7, limits=None, sandbox="default", condition=None) -> tuple[EpisodeContext, Recorder]:
         rec = Recorder()
         ctx = EpisodeContext(
             run_id="run",
@@ -67,6 +67,7 @@ def episode(unsafe_sandbox):
             emit=rec,
             sandbox=unsafe_sandbox if sandbox == "default" else sandbox,
             limits=limits or AgentLimits(),
+            condition=condition,
         )
         return ctx, rec
 

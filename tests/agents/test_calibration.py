@@ -14,7 +14,7 @@ from scipy import stats
 from stochbox.agents.llm import make_llm_agent
 from stochbox.results import EpisodeStatus, Mode
 from stochbox.seeding import derive_seed
-from stochbox.truth import generate_samples
+from stochbox.reference.truth import generate_samples
 
 N = 100
 SAMPLER = "import json, numpy as np\nprint(json.dumps(np.random.normal(10, 2, size=100).tolist()))"

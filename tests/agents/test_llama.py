@@ -70,6 +70,19 @@ def test_local_model_is_reproducible_from_the_episode_seed(local_agent, episode,
     assert a.raw_answer == b.raw_answer
 
 
+def test_local_model_without_constrained_decoding_and_with_sampling_options(local_agent, episode, canonical):
+    from stochbox.conditions import ModelOptionError, ResolvedCondition
+
+    free = ResolvedCondition(name="free", structured_output="off", model_options={"top_p": 0.5, "top_k": 5})
+    out, rec = episode(local_agent, canonical["die-roll"], Mode.native, seed=3, limits=LIMITS, condition=free)
+    assert out.status in COMPLETED and out.n_model_calls == 1, out.reason
+    system = rec.of("model_request")[0]["messages"][0]["data"]["content"]
+    assert "ANSWER: <value>" in system and "JSON object" not in system  # the text instructions, not the schema's
+    bad = ResolvedCondition(name="bad", model_options={"nucleus": 0.5})
+    with pytest.raises(ModelOptionError, match="--model-option nucleus: llama.cpp's create_chat_completion does not take it"):
+        episode(local_agent, canonical["die-roll"], Mode.native, seed=3, limits=LIMITS, condition=bad)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -96,3 +96,98 @@ def test_answer_schema_matches_format():
     batch = answer_json_schema(VEC, n=4)["properties"]["samples"]
     assert batch["minItems"] == batch["maxItems"] == 4
     assert batch["items"]["minItems"] == 3
+
+
+# --- the parser's contract (docs/models.md): a parsed sample is a value the reply states, or a parse failure ---
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("ANSWER: 7/2", 3.5),  # a fraction of two integers is its value, never 7
+        ("ANSWER: -7/2", -3.5),
+        ("ANSWER: ３．５", 3.5),  # full-width digits and point (NFKC compatibility forms), never 3
+        ("ANSWER: 𝟑.𝟓", 3.5),  # mathematical bold digits
+        ("ANSWER: ٣٫٥", 3.5),  # Arabic-Indic digits and decimal separator
+        ("ANSWER: −3.5", -3.5),  # U+2212 MINUS SIGN keeps its sign
+        ("ANSWER: 1,000.5", 1000.5),  # thousands separators
+        ("ANSWER: 1,234,567", 1234567.0),
+        ("ANSWER: 3.5 cm", 3.5),  # a unit after a space
+        ("ANSWER: $3.50", 3.5),
+        ("ANSWER: ≈ 3.5", 3.5),
+        ("ANSWER: [3.5]", 3.5),  # a one-element list
+        ('{"answer": "7/2"}', 3.5),
+        ('{"answer": "３．５"}', 3.5),
+        ("ANSWER: 3\nsome thoughts\nANSWER: 5", 5.0),  # several ANSWER lines: the last one wins
+        ("ANSWER: \ud83c 4.5", 4.5),  # a lone surrogate does not stop the number after it
+        ("ANSWER: 4 (rolled a d6)", 4.0),
+        ("4 is my answer.", 4.0),  # a marker with no number after it: the last number
+        ("I rolled a d6 and it shows 4", 4.0),  # digits inside a word are not numbers
+        ('{"answer": "d6: 4"}', 4.0),
+    ],
+)
+def test_contract_values_read_as_stated(text, expected):
+    parsed = parse_answer(text, NUM)
+    assert parsed.samples == [expected], parsed.reason
+
+
+@pytest.mark.parametrize(
+    "text, reason_part",
+    [
+        ("ANSWER: [1, 2]", "list"),  # a list where one value is expected, never 1
+        ('{"answer": [1, 2]}', "list"),
+        ("ANSWER: 1, 2", "list"),
+        ("ANSWER: 3 or 4", "list"),
+        ("ANSWER: 3,5", "list"),  # a decimal comma or a list: never 3 or 35
+        ("ANSWER: 1.234,5", "list"),
+        ("ANSWER: 50%", "percentage"),
+        ("ANSWER: 2.5 million", "scale word"),
+        ("ANSWER: 2+3", "expression"),
+        ("ANSWER: 3-5", "expression or range"),
+        ("ANSWER: 3 – 5", "expression or range"),
+        ("ANSWER: 3 × 10^4", "expression"),
+        ("ANSWER: 2**10", "expression"),
+        ("ANSWER: 3.5 ± 0.2", "expression"),
+        ("ANSWER: 10²", "glued"),  # NFKC would make this 102
+        ("ANSWER: 3½", "glued"),  # NFKC would make this 31⁄2
+        ("ANSWER: –3.5", "glued"),  # an en dash: sign unclear
+        ("ANSWER: 0x10", "no readable number"),
+        ("ANSWER: 5kg", "no readable number"),
+        ("Rolled 3 times. ANSWER: 0x10", "no readable number"),  # never the 3 from before the marker
+        ("ANSWER: 1.2.3", "separator"),
+        ("ANSWER: 12:30", "separator"),
+        ("ANSWER: 7/0", "division by zero"),
+        ("ANSWER: 1/2/3", "fraction"),
+        ("ANSWER: 1.5/2", "fraction"),
+        ("ANSWER: NaN", "no number"),
+        ("ANSWER: inf", "no number"),
+        ("ANSWER: 1e309", "not finite"),
+        ("ANSWER: seven", "no number"),
+        ("true", "not a number"),
+    ],
+)
+def test_contract_refusals(text, reason_part):
+    parsed = parse_answer(text, NUM)
+    assert not parsed.samples, parsed.samples
+    assert reason_part in parsed.reason
+
+
+def test_contract_integers_and_batches():
+    assert parse_answer("ANSWER: 6/2", INT).samples == [3]
+    assert not parse_answer("ANSWER: 7/2", INT).samples  # 3.5 is not an integer: refused, never 7 or 3
+    assert parse_answer("ANSWER: ４", INT).samples == [4]
+    assert parse_answer("rolls: 3 -5 2", INT, n=3).samples == [3, -5, 2]  # a space then a sign: separate numbers
+    assert parse_answer("1,2,3", INT, n=3).samples == [1, 2, 3]  # commas that are not thousands separate
+    assert parse_answer("draws: 7/2, 50%, 1.5", NUM, n=3).samples == [3.5, 1.5]  # the refused one is missing
+    assert parse_answer("ANSWER: ０．２, ０．３, ０．５", VEC).samples == [[0.2, 0.3, 0.5]]
+    assert parse_value({"answer": "７"}, INT).samples == [7]
+    assert not parse_value({"answer": [1, 2]}, NUM).samples
+    assert parse_value({"answer": "ＲＡＩＮ"}, LAB).samples == ["rain"]
+
+
+def test_hostile_json_neither_raises_nor_takes_quadratic_time():
+    """Brackets are tried as JSON a bounded number of times; nesting deeper than Python recurses is not JSON here."""
+    refused = parse_answer("[" * 200_000, NUM)
+    assert not refused.samples and "no number" in refused.reason
+    assert parse_answer('{"a":' * 50_000 + "1", NUM).samples == [1.0]  # the one number it states, no RecursionError
+    assert parse_answer("[" * 5000 + " ANSWER: 2.5", NUM).samples == [2.5]

@@ -9,7 +9,8 @@ import pytest
 
 from stochbox.agents.llm import make_llm_agent
 from stochbox.agents.pack_tools import PackTool, load_pack_tools, signature_model
-from stochbox.agents.tools import PythonTool, available_tools
+from stochbox.agents.tools import PythonTool
+from stochbox.agents.tool_sources import available_tools
 from stochbox.errors import ScenarioError
 from stochbox.results import EpisodeStatus, Mode
 from stochbox.scenarios.loader import load_pack
@@ -134,7 +135,7 @@ def test_builtin_python_tool_description_states_statelessness():
 
 
 def test_example_pack_loads_and_its_truth_runs(unsafe_sandbox):
-    from stochbox.truth import generate_samples
+    from stochbox.reference.truth import generate_samples
 
     pack = load_pack(Path(__file__).resolve().parents[2] / "examples" / "tool-pack")
     for sc in pack.scenarios:

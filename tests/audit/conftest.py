@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from stochbox.config import RunConfig
+from stochbox.run.config import RunConfig
 from stochbox.errors import SandboxUnavailableError
-from stochbox.runner import start_run
+from stochbox.run.runner import start_run
 from stochbox.sandbox import open_sandbox
 
-from scenario_texts import EXPO, write_pack
+from stochbox.testing.scenario_texts import EXPO, write_pack
 
 N_EPISODES = 5
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from stochbox.audit import FlagName, audit_run
-from stochbox.audit_code import network_imports, seed_fixing_calls
-from stochbox.audit_match import PrintedValues
+from stochbox.traces.audit import FlagName, audit_run
+from stochbox.traces.audit_code import network_imports, seed_fixing_calls
+from stochbox.traces.audit_match import PrintedValues
 
 from .conftest import N_EPISODES
 
@@ -33,7 +33,7 @@ def test_audit_flags_exactly_the_dishonest_agents(scripted_run):
 
 
 def test_every_flag_links_to_the_event_behind_it(scripted_run):
-    from stochbox.run_trace import load_run_trace
+    from stochbox.traces.run_trace import load_run_trace
 
     run_dir, models = scripted_run
     run = load_run_trace(run_dir)
@@ -95,7 +95,7 @@ def test_printed_values_tolerate_rounding_either_way():
 
 
 def test_sandbox_incidents_limits_and_parse_failures_are_flagged_at_their_events(incident_run):
-    from stochbox.run_trace import load_run_trace
+    from stochbox.traces.run_trace import load_run_trace
 
     run_dir, model = incident_run
     report = audit_run(run_dir)

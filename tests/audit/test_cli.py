@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from stochbox.audit import audit_run
+from stochbox.traces.audit import audit_run
 from stochbox.cli import main
-from stochbox.run_trace import load_run_trace
-from stochbox.transcript import episode_transcript
+from stochbox.traces.run_trace import load_run_trace
+from stochbox.traces.transcript import episode_transcript
 
 from .conftest import N_EPISODES
 

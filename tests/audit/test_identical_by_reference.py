@@ -15,11 +15,11 @@ from collections import defaultdict
 import pytest
 import yaml
 
-from stochbox.audit import FlagName, audit_run
-from stochbox.config import RunConfig
-from stochbox.runner import start_run
+from stochbox.traces.audit import FlagName, audit_run
+from stochbox.run.config import RunConfig
+from stochbox.run.runner import start_run
 
-from scenario_texts import write_pack
+from stochbox.testing.scenario_texts import write_pack
 
 from .conftest import pick_backend
 
@@ -98,7 +98,7 @@ def test_atoms_and_integer_vectors_do_not_raise_identical_samples_but_a_fixed_se
         assert FlagName.identical_samples in flags[(models["seeded"], sid)], sid
         assert FlagName.seed_fixed in flags[(models["seeded"], sid)], sid
     # the honest answers did repeat: the old rule (continuous / multivariate support) would have fired
-    from stochbox.run_trace import load_run_trace
+    from stochbox.traces.run_trace import load_run_trace
 
     run = load_run_trace(run_dir)
     for sid in PROGRAMS:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
-from stochbox.replay import replay_run
-from stochbox.trace import TRACE_FILE
+from stochbox.traces.replay import replay_run
+from stochbox.run.trace import TRACE_FILE
 
 from .conftest import N_EPISODES
 
@@ -46,7 +46,7 @@ def test_replay_detects_a_tampered_output(scripted_run, sandbox_backend, tmp_pat
 
 def test_tool_executions_record_their_limits(scripted_run):
     from stochbox.agents.base import AgentLimits
-    from stochbox.run_trace import load_run_trace
+    from stochbox.traces.run_trace import load_run_trace
 
     run = load_run_trace(scripted_run[0])
     execs = [ev.payload for ep in run.episodes.values() for ev in ep.of("sandbox_exec")]
@@ -57,11 +57,11 @@ def test_tool_executions_record_their_limits(scripted_run):
 
 def test_oracle_trace_holds_what_it_ran_and_replays_old_traces_too(sandbox_backend, tmp_path):
     """New oracle events carry code, globals, timeout and cap; events without them are rebuilt."""
-    from stochbox.config import RunConfig
-    from stochbox.runner import start_run
+    from stochbox.run.config import RunConfig
+    from stochbox.run.runner import start_run
     from stochbox.sandbox.base import TRUTH_OUTPUT_CAP
     from stochbox.scenarios import find_scenario
-    from stochbox.truth import program_for
+    from stochbox.reference.truth import program_for
 
     config = RunConfig(
         models=["baseline:oracle"], packs=["canonical"], scenarios=["die-roll", "bernoulli-explicit"], n=5,

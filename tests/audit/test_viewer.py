@@ -11,12 +11,12 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from stochbox.trace import TRACE_FILE
-from stochbox.viewer import CHUNK_SIZE, PAGE_SIZE, write_viewer
+from stochbox.run.trace import TRACE_FILE
+from stochbox.traces.viewer import CHUNK_SIZE, PAGE_SIZE, write_viewer
 
 from machine_features import require_or_skip
 
-from .bigtrace import EVENTS_PER_EPISODE, write_big_run
+from stochbox.testing.bigtrace import EVENTS_PER_EPISODE, write_big_run
 
 PAYLOAD = '</script><b id="pwned">x</b><script>document.title="pwned"</script>'
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scenario_texts import TINY, write_pack
+from stochbox.testing.scenario_texts import TINY, write_pack
 
 
 @pytest.fixture

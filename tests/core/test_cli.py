@@ -12,7 +12,7 @@ import pytest
 
 from stochbox.cli import main
 
-from scenario_texts import BOOM, TINY, write_pack
+from stochbox.testing.scenario_texts import BOOM, TINY, write_pack
 
 
 def _cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -199,7 +199,7 @@ tool:
 def test_report_shows_tool_use_and_the_ksn_curve(capsys, tiny_pack, sandbox_backend, tmp_path):
     """A scripted model: natively one call and a constant; in tool mode two calls around one program run."""
     from stochbox.evaluators.intervals import wilson_interval
-    from stochbox.store import RunStore
+    from stochbox.run.store import RunStore
 
     script = tmp_path / "coin.yaml"
     script.write_text(_COIN_SCRIPT)
@@ -245,7 +245,7 @@ def test_temperature_and_max_tokens_reach_run_json_and_the_model(capsys, tiny_pa
 
     from stochbox.agents.llm import make_llm_agent
     from stochbox.results import Mode
-    from stochbox.runinfo import read_run_info
+    from stochbox.run.runinfo import read_run_info
 
     script = tmp_path / "coin.yaml"
     script.write_text(_COIN_SCRIPT)
@@ -288,7 +288,8 @@ def test_cli_import_loads_no_heavy_libraries():
 
 def test_cli_option_defaults_match_their_sources():
     from stochbox.cli import defaults
-    from stochbox.evaluators import calibration, compare, fidelity, presets
+    from stochbox.evaluators import presets
+    from stochbox.analysis import calibration, compare, fidelity
 
     assert defaults.PRESET_NAMES == presets.PRESET_NAMES
     assert defaults.DEFAULT_BOOTSTRAP == compare.DEFAULT_BOOTSTRAP

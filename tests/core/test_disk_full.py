@@ -9,11 +9,11 @@ import sqlite3
 import subprocess
 import sys
 
-from stochbox.reference import ReferenceCache
-from stochbox.runner import resume_run
+from stochbox.reference.cache import ReferenceCache
+from stochbox.run.runner import resume_run
 from stochbox.scenarios import load_pack
-from stochbox.store import RunStore
-from stochbox.trace import read_trace
+from stochbox.run.store import RunStore
+from stochbox.run.trace import read_trace
 
 FILE_LIMIT = 256 * 1024  # bytes any one file may grow to in the child (RLIMIT_FSIZE): the "disk"
 

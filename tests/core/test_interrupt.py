@@ -10,9 +10,9 @@ import time
 
 from run_probe import stored_count
 
-from stochbox.runner import resume_run
-from stochbox.store import RunStore
-from stochbox.trace import read_trace
+from stochbox.run.runner import resume_run
+from stochbox.run.store import RunStore
+from stochbox.run.trace import read_trace
 
 
 def test_sigint_keeps_finished_episodes_and_resume_completes(tiny_pack, sandbox_backend, sandbox, tmp_path, shared_cache):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stochbox.reference import ReferenceCache, default_cache_dir, reference_key, reference_seed
+from stochbox.reference.cache import ReferenceCache, default_cache_dir, reference_key, reference_seed
 from stochbox.scenarios import load_pack
 from stochbox.seeding import derive_seed
 

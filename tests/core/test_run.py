@@ -7,15 +7,15 @@ import sqlite3
 
 import pytest
 
-from stochbox.config import RunConfig
+from stochbox.run.config import RunConfig
 from stochbox.errors import ConfigError
-from stochbox.reference import ReferenceCache
-from stochbox.report import build_report
-from stochbox.runinfo import read_run_info
-from stochbox.runner import resume_run, start_run
+from stochbox.reference.cache import ReferenceCache
+from stochbox.analysis.report import build_report
+from stochbox.run.runinfo import read_run_info
+from stochbox.run.runner import resume_run, start_run
 from stochbox.seeding import derive_seed
-from stochbox.store import RunStore
-from stochbox.trace import TraceEvent, read_trace
+from stochbox.run.store import RunStore
+from stochbox.run.trace import TraceEvent, read_trace
 
 BASELINES = ["baseline:oracle", "baseline:collapse"]
 UNIVARIATE = ["coin", "expo", "poisson"]  # the energy test of "point" is slow; keep these tests fast

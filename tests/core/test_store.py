@@ -8,7 +8,7 @@ import pytest
 
 from stochbox.errors import RunStoreError
 from stochbox.results import EpisodeRecord, EpisodeStatus, Mode
-from stochbox.store import STORE_FILE, RunStore
+from stochbox.run.store import STORE_FILE, RunStore
 
 
 def _record(index: int, scenario: str = "coin", mode: Mode = Mode.native) -> EpisodeRecord:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from stochbox.truth import repeat_program
+from stochbox.reference.truth import repeat_program
 
 LOW_RAISES = "import random\nx = random.random()\nif x < 0.5:\n    raise ValueError('low')\nprint('noise ' * 20)\nprint(x)\n"
 EXITS_3 = "import random, sys\nprint(random.randint(1, 6))\nsys.exit(3)\n"

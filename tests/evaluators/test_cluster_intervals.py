@@ -65,7 +65,7 @@ def test_parse_rate_counts_samples_that_fail_validation(canonical):
     """A stored sample outside the answer format (a label not in the list, a non-number) is not parsed."""
     from pathlib import Path
 
-    from stochbox.evaluators.runs import RunData
+    from stochbox.analysis.runs import RunData
     from stochbox.results import EpisodeRecord
 
     def record(scenario: str, index: int, samples: list) -> EpisodeRecord:

@@ -10,7 +10,7 @@ from stochbox.evaluators import evaluate_scenario, get_preset, ksn_curve, summar
 
 SUPPORT_TEST = {
     "normal-explicit": "ks_2samp",
-    "die-roll": "ks_discrete_mc",
+    "die-roll": "ks_exact",
     "weather-categorical": "chi2_mc",
     "dirichlet-3": "energy_perm",
     "shuffle-abcd": "perm_whole_chi2_mc",

@@ -10,7 +10,7 @@ from evalkit import draw, stochbox_cli
 from scipy import stats
 
 from stochbox.evaluators import evaluate_scenario, get_preset
-from stochbox.evaluators.calibration import calibrate_scenario
+from stochbox.analysis.calibration import calibrate_scenario
 from stochbox.scenarios.models import Scenario
 
 # Discrete laws (numpy samplers); the collapse answer is the reference's lower median, as baseline:collapse gives.
@@ -31,7 +31,8 @@ def _discrete_scenario(sid: str) -> Scenario:
 
 
 def test_unpredictabench_preset_lets_a_constant_answerer_pass_where_stochbox_does_not(capsys):
-    """Demonstration (printed with -s): the paper's rule passes constant answers on discrete laws."""
+    """Demonstration (printed with -s): the paper's older rule (v1) passes constant answers on discrete laws;
+    its current rule computes the same exact conditional p-value as stochbox, at alpha 1e-4."""
     table = []
     ub_passes = {10: 0, 100: 0}
     sb_passes = {10: 0, 100: 0}
@@ -40,15 +41,20 @@ def test_unpredictabench_preset_lets_a_constant_answerer_pass_where_stochbox_doe
         reference = sampler(np.random.default_rng(i), 10_000).tolist()
         constant = int(np.sort(reference)[(len(reference) - 1) // 2])
         for n in (10, 100):
-            ub = evaluate_scenario(sc, [constant] * n, reference, model="collapse", mode="native", preset=get_preset("unpredictabench"))
-            sb = evaluate_scenario(sc, [constant] * n, reference, model="collapse", mode="native", preset=get_preset())
+            answers = [constant] * n
+            ub = evaluate_scenario(sc, answers, reference, model="collapse", mode="native", preset=get_preset("unpredictabench-v1"))
+            cur = evaluate_scenario(sc, answers, reference, model="collapse", mode="native", preset=get_preset("unpredictabench"))
+            sb = evaluate_scenario(sc, answers, reference, model="collapse", mode="native", preset=get_preset())
             ub_passes[n] += ub.passed
             sb_passes[n] += sb.passed
-            table.append(f"{name:16s} N={n:3d}  unpredictabench p={ub.pvalue:.3g} {'PASS' if ub.passed else 'fail'}"
+            table.append(f"{name:16s} N={n:3d}  unpredictabench-v1 p={ub.pvalue:.3g} {'PASS' if ub.passed else 'fail'}"
+                         f"   unpredictabench p={cur.pvalue:.3g} {'PASS' if cur.passed else 'fail'}"
                          f"   stochbox p={sb.pvalue:.3g} {'PASS' if sb.passed else 'fail'}")
             assert not (sb.passed and not ub.passed)  # ours is never the more lenient one here
+            assert cur.test == "ks_exact_codes" and sb.test == "ks_exact" and cur.pvalue == sb.pvalue
+            assert cur.pvalue <= ub.pvalue  # the continuous p-value overstates with ties
     with capsys.disabled():
-        print("\nconstant answerer (reference median) under both presets:\n" + "\n".join(table))
+        print("\nconstant answerer (reference median) under the presets:\n" + "\n".join(table))
     assert sb_passes[100] == 0  # a constant never passes at N=100 under stochbox
     assert ub_passes[100] >= 1  # ...but does under the paper's rule (the concentrated Bernoulli)
     assert ub_passes[10] > sb_passes[10]  # and far more often at N=10
@@ -86,10 +92,13 @@ def test_calibrate_command_through_the_sandbox(cache_dir):
     assert (proc.returncode == 0) == all(s["within_target"] for s in rep["supports"])
 
 
-def test_unpredictabench_preset_is_reported(canonical, references):
+@pytest.mark.parametrize(
+    "preset,test", [("unpredictabench", "ks_exact_codes"), ("unpredictabench-v1", "ks_2samp_codes")]
+)
+def test_unpredictabench_preset_is_reported(canonical, references, preset, test):
     res = evaluate_scenario(
         canonical["weather-categorical"], draw("weather-categorical", 10, np.random.default_rng(0)),
-        references["weather-categorical"], model="m", mode="native", preset=get_preset("unpredictabench"),
+        references["weather-categorical"], model="m", mode="native", preset=get_preset(preset),
     )
-    assert res.preset == "unpredictabench" and res.alpha == 1e-4 and res.test == "ks_2samp_codes"
+    assert res.preset == preset and res.alpha == 1e-4 and res.test == test
     assert res.extra["stochbox_test"]["test"] == "chi2_mc"  # our verdict is kept beside theirs

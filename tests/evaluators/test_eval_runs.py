@@ -67,7 +67,7 @@ def _chromium() -> str | None:
 
 @pytest.mark.chromium
 def test_html_report_renders_in_headless_chromium(scripted_run, tmp_path):
-    from stochbox.evaluators import write_html_report
+    from stochbox.analysis.html_report import write_html_report
 
     out = write_html_report([scripted_run], tmp_path / "report.html", sandbox="unsafe-subprocess")
     page = out.read_text()

@@ -195,7 +195,7 @@ def test_large_permutations_use_the_documented_position_reduction():
 
 
 def test_mcnemar_exact_is_binomtest_on_discordant_pairs():
-    from stochbox.evaluators.compare import mcnemar_exact
+    from stochbox.analysis.compare import mcnemar_exact
 
     assert mcnemar_exact(2, 9) == pytest.approx(stats.binomtest(2, 11, 0.5).pvalue)
     assert mcnemar_exact(0, 0) == 1.0
@@ -203,7 +203,7 @@ def test_mcnemar_exact_is_binomtest_on_discordant_pairs():
 
 
 def test_paired_bootstrap_ci_covers_and_is_seeded():
-    from stochbox.evaluators.compare import paired_bootstrap_ci
+    from stochbox.analysis.compare import paired_bootstrap_ci
 
     rng = np.random.default_rng(13)
     a = rng.random(60) < 0.5

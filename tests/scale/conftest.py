@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from scenario_texts import COIN, UNIT
-from scenario_texts import write_pack as write_test_pack
+from stochbox.testing.scenario_texts import COIN, UNIT
+from stochbox.testing.scenario_texts import write_pack as write_test_pack
 
-from .openai_stub import StubServer
+from stochbox.testing.openai_stub import StubServer
 
 def write_pack(root: Path, scenarios: dict[str, str]) -> Path:
     return write_test_pack(root, scenarios, name="scale", description="scale tests")
@@ -46,7 +46,7 @@ def stub_module():
 @pytest.fixture(scope="module")
 def local_run(stub_module, two_pack, sandbox, tmp_path_factory):
     """The local executor's run of :func:`executor_runs.run_config`: what other executors must reproduce."""
-    from stochbox.runner import start_run
+    from stochbox.run.runner import start_run
 
     from .executor_runs import run_config
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from stochbox.config import RunConfig
-from stochbox.report import build_report
-from stochbox.runner import RunOutcome
-from stochbox.store import RunStore
-from stochbox.trace import read_trace
+from stochbox.run.config import RunConfig
+from stochbox.analysis.report import build_report
+from stochbox.run.runner import RunOutcome
+from stochbox.run.store import RunStore
+from stochbox.run.trace import read_trace
 
 #: The stub model (native and tool mode, sandboxed code) and the oracle baseline.
 MODELS = ["openai:stub", "baseline:oracle"]

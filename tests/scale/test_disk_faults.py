@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from stochbox.store import RunStore
+from stochbox.run.store import RunStore
 
-from .openai_stub import StubServer
+from stochbox.testing.openai_stub import StubServer
 
 N = 300
 

@@ -12,11 +12,11 @@ from collections import Counter
 
 import pytest
 
-from stochbox.config import RunConfig
-from stochbox.runinfo import read_run_info
-from stochbox.runner import start_run
-from stochbox.store import RunStore
-from stochbox.trace import read_trace
+from stochbox.run.config import RunConfig
+from stochbox.run.runinfo import read_run_info
+from stochbox.run.runner import start_run
+from stochbox.run.store import RunStore
+from stochbox.run.trace import read_trace
 
 
 #: Both clients behind openai: models, for the tests that matter most for each.
@@ -113,7 +113,7 @@ def test_malformed_tool_call_json_is_survived(stub, unit_pack, sandbox, tmp_path
 
 @CLIENTS
 def test_a_model_that_never_stops_calling_tools_hits_a_limit(unit_pack, sandbox, tmp_path, client):
-    from .openai_stub import StubServer
+    from stochbox.testing.openai_stub import StubServer
 
     with StubServer(always_tool=True) as stub:
         records, _ = _run(stub, unit_pack, sandbox, tmp_path, client, modes=["tool"], n=2, max_model_calls=4, max_tool_calls=3)

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from run_probe import stored_count
 
-from stochbox.store import RunStore
+from stochbox.run.store import RunStore
 
-from .openai_stub import StubServer
+from stochbox.testing.openai_stub import StubServer
 
 N = 60
 MODELS = ["openai:stub", "baseline:oracle"]

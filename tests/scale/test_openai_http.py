@@ -1,5 +1,5 @@
 """The lean OpenAI-compatible client (stochbox.agents.openai_http): message and tool conversion,
-request fields, error mapping for stochbox.retry, sessions across event loops, and the native
+request fields, error mapping for stochbox.agents.retry, sessions across event loops, and the native
 graph's structured-output fallback -- against the real stub server over real sockets."""
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from stochbox.agents.openai_http import (
     OpenAITimeoutError,
     to_openai_message,
 )
-from stochbox.config import RunConfig
-from stochbox.retry import classify, retry_after_s
-from stochbox.runner import start_run
-from stochbox.trace import read_trace
+from stochbox.run.config import RunConfig
+from stochbox.agents.retry import classify, retry_after_s
+from stochbox.run.runner import start_run
+from stochbox.run.trace import read_trace
 
-from .openai_stub import value_for
+from stochbox.testing.openai_stub import value_for
 
 PYTHON_TOOL = {
     "type": "function",
@@ -245,7 +245,7 @@ def test_native_graph_falls_back_when_the_server_rejects_json_schema(stub, unit_
 
 def test_openai_client_option_from_the_command_line_to_run_json(stub, unit_pack, tmp_path, capsys, sandbox_backend):
     from stochbox.cli import main
-    from stochbox.runinfo import read_run_info
+    from stochbox.run.runinfo import read_run_info
 
     def cli(*argv: str) -> int:
         try:

@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 from run_probe import stored_count
 
-from stochbox.config import RunConfig, validate_config
+from stochbox.run.config import RunConfig, validate_config
 from stochbox.errors import ConfigError, StochboxError
-from stochbox.executors import make_executor
-from stochbox.report import build_report
-from stochbox.runinfo import read_run_info
-from stochbox.runner import resume_run, start_run
-from stochbox.store import RunStore
+from stochbox.run.executors.registry import make_executor
+from stochbox.analysis.report import build_report
+from stochbox.run.runinfo import read_run_info
+from stochbox.run.runner import resume_run, start_run
+from stochbox.run.store import RunStore
 
 from .executor_runs import MODELS, assert_matches_local_run, run_config, stored_records
-from .openai_stub import StubServer
+from stochbox.testing.openai_stub import StubServer
 from .test_kill_resume import _episodes, _finish, _report, _stochbox
 
 def _children(pid: int) -> list[int]:

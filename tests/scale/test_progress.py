@@ -6,10 +6,10 @@ import io
 
 from rich.console import Console
 
-from stochbox.config import RunConfig
-from stochbox.progress import RunProgress
-from stochbox.runner import resume_run, start_run
-from stochbox.store import RunStore
+from stochbox.run.config import RunConfig
+from stochbox.run.progress import RunProgress
+from stochbox.run.runner import resume_run, start_run
+from stochbox.run.store import RunStore
 
 
 def test_progress_counts_episodes_tokens_and_errors(stub, unit_pack, sandbox, tmp_path):

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from stochbox.report import build_report
-from stochbox.runner import start_run
+from stochbox.analysis.report import build_report
+from stochbox.run.runner import start_run
 
 from .executor_runs import MODELS, assert_matches_local_run, run_config, stored_records
 

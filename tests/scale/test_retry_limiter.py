@@ -12,8 +12,8 @@ import httpx2
 import openai
 import pytest
 
-from stochbox.limiter import AdaptiveLimiter, limiter_for, provider_key
-from stochbox.retry import (
+from stochbox.agents.limiter import AdaptiveLimiter, limiter_for, provider_key
+from stochbox.agents.retry import (
     RetriesExhausted,
     RetryPolicy,
     backoff_s,

@@ -14,12 +14,12 @@ import time
 
 import pytest
 
-from stochbox.config import RunConfig
+from stochbox.run.config import RunConfig
 from stochbox.errors import SandboxUnavailableError
-from stochbox.runner import start_run
+from stochbox.run.runner import start_run
 from stochbox.sandbox import open_sandbox
-from stochbox.store import RunStore
-from stochbox.trace import read_trace
+from stochbox.run.store import RunStore
+from stochbox.run.trace import read_trace
 
 #: A slow execution, so the fault arrives while it runs.
 SLOW = "import time\ntime.sleep(6)\nprint(0.5)"

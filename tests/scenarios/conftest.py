@@ -33,7 +33,7 @@ from stochbox.sandbox import open_sandbox
 from stochbox.sandbox.base import TRUTH_OUTPUT_CAP, ExecResult, Sandbox
 from stochbox.scenarios import Kind, Scenario
 from stochbox.seeding import derive_seed
-from stochbox.truth import program_for
+from stochbox.reference.truth import program_for
 
 WORKERS = 2
 #: Draws per run: a goodness-of-fit sample (canonical), few otherwise.

@@ -38,7 +38,7 @@ from scipy import integrate, stats
 from stochbox.sandbox.unsafe import UnsafeSubprocessSandbox
 from stochbox.scenarios import Scenario, Support, get_pack
 from stochbox.seeding import derive_seed
-from stochbox.truth import generate_samples
+from stochbox.reference.truth import generate_samples
 
 ALPHA = 1e-3
 N_DRAWS = 4000

@@ -34,7 +34,7 @@ from stochbox.sandbox.unsafe import UnsafeSubprocessSandbox
 from stochbox.scenarios import Kind, Scenario, Support, get_pack
 from stochbox.scenarios.samples import coerce_sample
 from stochbox.seeding import derive_seed
-from stochbox.truth import generate_samples
+from stochbox.reference.truth import generate_samples
 
 ALPHA = 1e-3
 N_EQUIV = 3000

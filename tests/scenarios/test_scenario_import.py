@@ -10,7 +10,7 @@ import pytest
 from stochbox.cli import main
 from stochbox.scenarios import load_pack, validate_path
 from stochbox.scenarios.importer import import_jsonl
-from stochbox.truth import TruthError, generate_samples
+from stochbox.reference.truth import TruthError, generate_samples
 
 COINS = {
     "id": "Coins 10",

@@ -26,7 +26,7 @@ from scipy import stats
 from stochbox.scenarios import Kind, Scenario, Support, builtin_pack_names, validate_path
 from stochbox.scenarios.registry import BUILTIN_DIR
 from stochbox.scenarios.samples import coerce_sample
-from stochbox.truth import parse_samples
+from stochbox.reference.truth import parse_samples
 
 ALPHA = 1e-3
 ALL = library_params()

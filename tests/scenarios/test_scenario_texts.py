@@ -1,10 +1,10 @@
-"""The shared test scenarios (tests/scenario_texts.py) load as a pack and say what their docstring says."""
+"""The shared test scenarios (stochbox/testing/scenario_texts.py) load as a pack and say what their docstring says."""
 
 from __future__ import annotations
 
 from stochbox.scenarios.loader import load_pack
 
-from scenario_texts import BOOM, COIN, EXPO, POINT, POISSON, TINY, UNIT, write_pack
+from stochbox.testing.scenario_texts import BOOM, COIN, EXPO, POINT, POISSON, TINY, UNIT, write_pack
 
 
 def test_every_text_loads_with_its_documented_id_and_support(tmp_path):

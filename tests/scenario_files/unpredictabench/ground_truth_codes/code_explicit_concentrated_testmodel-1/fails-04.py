@@ -1,0 +1,3 @@
+import random
+
+raise RuntimeError('this program is broken on purpose')

@@ -1,0 +1,3 @@
+import random
+
+print([random.choice(['A', 'B']) for _ in range(1000)])
