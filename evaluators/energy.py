@@ -6,11 +6,16 @@ the squared energy distance (V-statistic form)
 ``2 E|X-Y| - E|X-X'| - E|Y-Y'|``, whose square root equals
 ``scipy.stats.energy_distance`` in one dimension.
 
-The p-value is a Monte-Carlo permutation p-value over the pooled sample. To
-keep the pairwise-distance matrix small, the reference is thinned to a seeded
-random subset of ``max_reference`` points before pooling; a random subset of
-reference draws is still a sample from the reference distribution, so the
-test stays exact (it only loses a little power).
+The p-value is a Monte-Carlo permutation p-value over the pooled sample. The
+pairwise-distance matrix of the pool is what costs memory and time, so the
+reference is thinned to a seeded random subset of
+:func:`reference_size` ``(N) = min(max(500, 5 N), 3000)`` points before
+pooling. A random subset of reference draws is still a sample from the
+reference distribution, so the test stays exact at any size; scaling the
+subset with N keeps the power growing with N (a fixed 500 points caps it:
+the test can never see a difference smaller than the 500-point reference's
+own noise). 3,000 bounds the pool at 4,000 points (N = 1000): about 200 MB
+for the distance matrix in float64 and float32.
 """
 
 from __future__ import annotations
@@ -22,7 +27,15 @@ from stochbox.evaluators.conditional_null import mc_pvalue
 from stochbox.evaluators.outcome import TestOutcome
 
 DEFAULT_DRAWS = 999
-DEFAULT_MAX_REFERENCE = 500
+#: Reference points used at least (small N) and at most (memory bound), and per agent sample.
+MIN_REFERENCE = 500
+MAX_REFERENCE = 3000
+REFERENCE_PER_SAMPLE = 5
+
+
+def reference_size(n: int) -> int:
+    """Reference points the test uses for ``n`` agent samples: ``min(max(500, 5 n), 3000)``."""
+    return min(max(MIN_REFERENCE, REFERENCE_PER_SAMPLE * n), MAX_REFERENCE)
 
 
 def energy_statistic(x: np.ndarray, y: np.ndarray) -> float:
@@ -32,31 +45,38 @@ def energy_statistic(x: np.ndarray, y: np.ndarray) -> float:
     return float(2 * cdist(x, y).mean() - cdist(x, x).mean() - cdist(y, y).mean())
 
 
-def energy_perm(
+def energy_null(
     agent: np.ndarray,
     reference: np.ndarray,
     *,
     draws: int = DEFAULT_DRAWS,
-    max_reference: int = DEFAULT_MAX_REFERENCE,
+    max_reference: int | None = None,
     rng: np.random.Generator,
-) -> TestOutcome:
+) -> tuple[float, np.ndarray, int]:
+    """Observed statistic, ``draws`` permutation-null statistics and the reference points used.
+
+    ``max_reference`` defaults to :func:`reference_size` of the agent's sample size.
+    Both tails of the null are valid: :func:`energy_perm` reads the upper one, the
+    too-regular diagnostic (:mod:`.regularity`) the lower one.
+    """
     agent = np.asarray(agent, dtype=np.float64).reshape(len(agent), -1)
     reference = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
     scale = reference.std(axis=0)
     scale[~(scale > 0)] = 1.0
-    if len(reference) > max_reference:
-        reference = reference[rng.choice(len(reference), max_reference, replace=False)]
+    limit = reference_size(len(agent)) if max_reference is None else max_reference
+    if len(reference) > limit:
+        reference = reference[rng.choice(len(reference), limit, replace=False)]
     n, m = len(agent), len(reference)
     pool = np.concatenate([agent, reference]) / scale
     dist = cdist(pool, pool)
     row_sums = dist.sum(axis=1)
     total = row_sums.sum()
+    dist32 = dist.astype(np.float32)  # float32 BLAS: half the memory traffic; sums stay float64 below
+    del dist
 
     # Under a relabelling only the smaller group's within-sum needs an O(k^2) gather;
     # the cross and the other within-sum follow from row sums.
     k = min(n, m)
-
-    dist32 = dist.astype(np.float32)  # float32 BLAS: half the memory traffic; sums stay float64 below
 
     def within(small_idx: np.ndarray) -> np.ndarray:
         if k <= 150:  # small groups: gather the k x k blocks (the matrix is cache-resident in float32)
@@ -80,6 +100,19 @@ def energy_perm(
     for start in range(0, draws, chunk):
         b = min(chunk, draws - start)
         null[start : start + b] = stat(np.argpartition(rng.random((b, n + m)), k, axis=1)[:, :k])
+    return observed, null, m
+
+
+def energy_perm(
+    agent: np.ndarray,
+    reference: np.ndarray,
+    *,
+    draws: int = DEFAULT_DRAWS,
+    max_reference: int | None = None,
+    rng: np.random.Generator,
+) -> TestOutcome:
+    """Energy-distance permutation test; ``max_reference`` defaults to :func:`reference_size` (N)."""
+    observed, null, m = energy_null(agent, reference, draws=draws, max_reference=max_reference, rng=rng)
     return TestOutcome(
         test="energy_perm",
         statistic=observed,

@@ -22,6 +22,21 @@ class Preset(BaseModel):
     alpha: float = Field(default=0.05, gt=0, lt=1)
 
 
+class Regularity(BaseModel):
+    """The too-regular diagnostic of one scenario's samples (see :mod:`.regularity`).
+
+    ``checks`` maps each sub-check to its p-value (None where it does not
+    apply); ``pvalue`` is the Bonferroni-adjusted smallest one, and
+    ``too_regular`` is ``pvalue < level``. It never changes ``passed``.
+    """
+
+    too_regular: bool
+    pvalue: float
+    level: float
+    checks: dict[str, float | None]
+    detail: str | None = None  # which check fired, in words
+
+
 class ScenarioTestResult(BaseModel):
     scenario: str
     model: str
@@ -37,6 +52,7 @@ class ScenarioTestResult(BaseModel):
     effect: dict[str, float] = Field(default_factory=dict)  # ks_distance, w1_scaled, tv_distance
     reason: str | None = None  # e.g. "fewer than N valid samples"
     extra: dict[str, Any] = Field(default_factory=dict)
+    regularity: Regularity | None = None  # set by reports at the run's N; None where not computed
 
 
 class KSAtNSummary(BaseModel):
@@ -52,3 +68,8 @@ class KSAtNSummary(BaseModel):
     passed: int
     parse_rate: float
     mean_statistic: float | None = None
+    # family-clustered bootstrap interval (scenarios of one family: tag resampled together)
+    clusters: int | None = None
+    cluster_ci_low: float | None = None
+    cluster_ci_high: float | None = None
+    too_regular: int | None = None  # scenarios whose samples the too-regular diagnostic flagged

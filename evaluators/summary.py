@@ -4,7 +4,12 @@ Contract:
 
 * :func:`summarize` aggregates results of one (model, mode, N, preset);
   ``ks_at_n = passed / scenarios`` with a 95% **Wilson score** interval
-  (``ci_low``, ``ci_high``). ``mean_statistic`` is the mean KS distance
+  (``ci_low``, ``ci_high``). Given ``families`` (scenario id -> cluster, see
+  :func:`.intervals.family_of`) it adds the family-clustered bootstrap
+  interval (``cluster_ci_low``, ``cluster_ci_high``, ``clusters``), seeded by
+  ``derive_seed("ks_at_n", model, mode, N, scenario ids)``. ``too_regular``
+  counts results whose ``regularity`` flagged them (None when none was
+  computed). ``mean_statistic`` is the mean KS distance
   (``effect["ks_distance"]``) over the scenarios that have one (1-D numeric
   and vector supports); None when none do.
 * :func:`ksn_curve` evaluates every N in ``ns`` (default 10, 30, 100, 300,
@@ -19,15 +24,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stochbox.evaluators.dispatch import evaluate_scenario
+from stochbox.evaluators.intervals import cluster_bootstrap_interval, wilson_interval
 from stochbox.evaluators.unpredictabench import slots_at_n
-from stochbox.evaluators.intervals import wilson_interval
 from stochbox.evaluators.models import KSAtNSummary, Preset, ScenarioTestResult
 from stochbox.scenarios.models import Scenario
+from stochbox.seeding import derive_seed
 
 DEFAULT_CURVE_NS = (10, 30, 100, 300, 1000)
 
 
-def summarize(results: list[ScenarioTestResult], *, parse_rate: float) -> KSAtNSummary:
+def summarize(
+    results: list[ScenarioTestResult], *, parse_rate: float, families: Mapping[str, str] | None = None
+) -> KSAtNSummary:
     if not results:
         raise ValueError("summarize needs at least one scenario result")
     keys = {(r.model, r.mode, r.n, r.preset, r.alpha) for r in results}
@@ -37,6 +45,13 @@ def summarize(results: list[ScenarioTestResult], *, parse_rate: float) -> KSAtNS
     passed = sum(r.passed for r in results)
     low, high = wilson_interval(passed, len(results))
     ks_values = [r.effect["ks_distance"] for r in results if "ks_distance" in r.effect]
+    clustered: dict[str, Any] = {}
+    if families is not None:
+        labels = [families.get(r.scenario, f"scenario:{r.scenario}") for r in results]
+        seed = derive_seed("ks_at_n", first.model, first.mode, first.n, *(r.scenario for r in results))
+        c_low, c_high = cluster_bootstrap_interval([float(r.passed) for r in results], labels, seed=seed)
+        clustered = dict(clusters=len(set(labels)), cluster_ci_low=c_low, cluster_ci_high=c_high)
+    checked = [r.regularity for r in results if r.regularity is not None]
     return KSAtNSummary(
         model=first.model,
         mode=first.mode,
@@ -50,6 +65,8 @@ def summarize(results: list[ScenarioTestResult], *, parse_rate: float) -> KSAtNS
         passed=passed,
         parse_rate=parse_rate,
         mean_statistic=sum(ks_values) / len(ks_values) if ks_values else None,
+        too_regular=sum(g.too_regular for g in checked) if checked else None,
+        **clustered,
     )
 
 
@@ -74,10 +91,10 @@ def ksn_curve(
     for n in sorted(set(ns)):
         if n > available:
             continue
-        results, valid = [], 0
-        for sc in scenarios:
-            valid += sum(x is not None for x in samples[sc.id][:n])
-            prefix = slots_at_n(samples[sc.id], n, sc, preset)
-            results.append(evaluate_scenario(sc, prefix, list(references[sc.id]), model=model, mode=mode, preset=preset))
-        out.append((summarize(results, parse_rate=valid / (n * len(scenarios))), results))
+        results = [
+            evaluate_scenario(sc, slots_at_n(samples[sc.id], n, sc, preset), list(references[sc.id]), model=model, mode=mode, preset=preset)
+            for sc in scenarios
+        ]
+        # n_valid counts samples that pass the answer format, not merely present ones
+        out.append((summarize(results, parse_rate=sum(r.n_valid for r in results) / (n * len(scenarios))), results))
     return out

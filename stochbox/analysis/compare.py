@@ -11,6 +11,10 @@ Contract of :func:`compare_results`:
 * ``diff = KS@N(B) - KS@N(A)`` with a 95% paired-bootstrap percentile
   interval: scenarios resampled with replacement, ``bootstrap`` times, seeded
   by ``derive_seed("compare", A, B, scenario ids)`` -- deterministic.
+  Beside it, ``diff_cluster_ci_low``/``diff_cluster_ci_high``: the same
+  difference with whole families (``family:`` tags; a scenario without one
+  is its own cluster) resampled together (:func:`.intervals.cluster_bootstrap_interval`,
+  seeded by ``derive_seed("compare-clusters", A, B, scenario ids)``); ``clusters`` counts them.
 * Breakdowns by kind, support and tag repeat the counts, KS@N of each arm,
   the difference and McNemar's p within each group (no bootstrap there).
 """
@@ -26,6 +30,7 @@ from scipy import stats
 
 from stochbox.conditions import arm_mode
 from stochbox.evaluators.groups import scenario_groups
+from stochbox.evaluators.intervals import cluster_bootstrap_interval, family_of
 from stochbox.evaluators.models import Preset, ScenarioTestResult
 from stochbox.analysis.runs import ArmKey, RunData
 from stochbox.scenarios.models import Scenario
@@ -76,6 +81,9 @@ class Comparison(BaseModel):
     diff_ci_low: float
     diff_ci_high: float
     bootstrap: int
+    clusters: int | None = None  # families resampled by the clustered interval
+    diff_cluster_ci_low: float | None = None
+    diff_cluster_ci_high: float | None = None
     both_pass: int
     a_only: int
     b_only: int
@@ -149,6 +157,11 @@ def compare_results(
     a = np.array([p.a_passed for p in pairs])
     b = np.array([p.b_passed for p in pairs])
     low, high = paired_bootstrap_ci(a, b, draws=bootstrap, seed=derive_seed("compare", a_label, b_label, *ids))
+    families = [family_of(p.scenario, p.tags) for p in pairs]
+    c_low, c_high = cluster_bootstrap_interval(
+        (b.astype(np.float64) - a.astype(np.float64)).tolist(), families,
+        draws=bootstrap, seed=derive_seed("compare-clusters", a_label, b_label, *ids),
+    )
     groups: dict[str, list[PairedScenario]] = defaultdict(list)
     for p in pairs:
         for g in scenario_groups(p.kind, p.support, p.tags):
@@ -159,6 +172,7 @@ def compare_results(
         a=a_label, b=b_label, n=n, preset=preset, alpha=alpha, scenarios=len(pairs),
         a_passed=int(a.sum()), b_passed=int(b.sum()), a_ks_at_n=float(a.mean()), b_ks_at_n=float(b.mean()),
         diff=float(b.mean() - a.mean()), diff_ci_low=low, diff_ci_high=high, bootstrap=bootstrap,
+        clusters=len(set(families)), diff_cluster_ci_low=c_low, diff_cluster_ci_high=c_high,
         both_pass=int((a & b).sum()), a_only=a_only, b_only=b_only, neither=int((~a & ~b).sum()),
         mcnemar_pvalue=mcnemar_exact(a_only, b_only),
         by_group=[_group(g, rows) for g, rows in sorted(groups.items())],

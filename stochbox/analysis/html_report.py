@@ -6,7 +6,9 @@ Contract of :func:`write_html_report`:
   file, ``out`` (atomically), with no external resources: styles inline, plots
   inline (SVG curves, base64 PNG per-scenario plots). It opens from disk in
   any browser, no server.
-* Every number states its preset and alpha; KS@N intervals are 95% Wilson.
+* Every number states its preset and alpha; KS@N intervals are 95% Wilson,
+  and the summary adds the 95% family-clustered bootstrap interval and the
+  count of too-regular scenarios (each scenario row says why).
 * Sections carry stable ids for tests and links: ``summary``, ``by-tag``
   (only with ``by_tag`` prefixes: KS@N per tag value, as ``report --by-tag``),
   ``excluded`` (only when a run left scenarios out), ``curves``,
@@ -66,9 +68,7 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1, cs
 
 def _prefix_summary(run: RunData, arm: ArmKey, preset: Preset, n: int) -> KSAtNSummary:
     results = run.evaluate(arm, preset, n)
-    slots = [run.samples[arm][sc.id][:n] for sc in run.scenarios]
-    valid = sum(x is not None for s in slots for x in s)
-    return summarize(results, parse_rate=valid / (n * len(slots)))
+    return summarize(results, parse_rate=sum(r.n_valid for r in results) / (n * len(results)))
 
 
 def _run_label(run: RunData, many: bool) -> str:
@@ -79,13 +79,19 @@ def _summary_section(runs: Sequence[RunData], preset: Preset) -> str:
     rows = []
     for run in runs:
         for arm in run.arms:
-            s = summarize(run.evaluate(arm, preset), parse_rate=run.parse_rate(arm))
+            s = summarize(run.evaluate_checked(arm, preset), parse_rate=run.parse_rate(arm), families=run.families())
             rows.append([
                 _e(run.run_dir.name), _e(s.model), _e(s.mode), str(s.n), f"{s.ks_at_n:.3f}",
-                f"[{s.ci_low:.3f}, {s.ci_high:.3f}]", f"{s.passed}/{s.scenarios}", f"{s.parse_rate:.3f}", _f(s.mean_statistic),
+                f"[{s.ci_low:.3f}, {s.ci_high:.3f}]", f"[{_f(s.cluster_ci_low)}, {_f(s.cluster_ci_high)}] ({s.clusters})",
+                f"{s.passed}/{s.scenarios}", str(s.too_regular), f"{s.parse_rate:.3f}", _f(s.mean_statistic),
             ])
-    table = _table(["run", "model", "mode", "N", "KS@N", "95% CI", "passed", "parse rate", "mean KS distance"], rows, left=3, css="summary")
-    return f'<section id="summary"><h2>Summary</h2>{table}</section>'
+    table = _table(["run", "model", "mode", "N", "KS@N", "95% Wilson CI", "95% family-clustered CI", "passed", "too regular",
+                    "parse rate", "mean KS distance"], rows, left=3, css="summary")
+    note = ('<p class="note">Wilson: scenarios as independent trials (uncertainty over this set\'s outcomes). Family-clustered: '
+            "a bootstrap that resamples whole scenario families (<code>family:</code> tags), for a claim about scenarios in "
+            "general. Too regular: scenarios whose samples are more regular than independent draws almost ever are "
+            "(1% family-wise false-alarm rate; reported, not part of the pass rule).</p>")
+    return f'<section id="summary"><h2>Summary</h2>{table}{note}</section>'
 
 
 def _by_tag_section(runs: Sequence[RunData], preset: Preset, prefixes: Sequence[str]) -> str:
@@ -131,7 +137,10 @@ def _curves_section(runs: Sequence[RunData], preset: Preset, ns: Sequence[int]) 
 def _comparison_html(c: Comparison) -> str:
     head = (f"<h3>{_e(c.a)} (A) vs {_e(c.b)} (B)</h3><p>KS@{c.n}: A {c.a_ks_at_n:.3f} ({c.a_passed}/{c.scenarios}), "
             f"B {c.b_ks_at_n:.3f} ({c.b_passed}/{c.scenarios}); B − A = {c.diff:+.3f}, 95% paired-bootstrap CI "
-            f"[{c.diff_ci_low:+.3f}, {c.diff_ci_high:+.3f}]. Discordant pairs: A only {c.a_only}, B only {c.b_only}; "
+            f"[{c.diff_ci_low:+.3f}, {c.diff_ci_high:+.3f}]"
+            + ("" if c.diff_cluster_ci_low is None else
+               f", family-clustered 95% CI [{c.diff_cluster_ci_low:+.3f}, {c.diff_cluster_ci_high:+.3f}] ({c.clusters} families)")
+            + f". Discordant pairs: A only {c.a_only}, B only {c.b_only}; "
             f"McNemar exact p = {c.mcnemar_pvalue:.3g}.</p>")
     groups = [g for g in c.by_group if not g.group.startswith("tag:")]
     tags = [g for g in c.by_group if g.group.startswith("tag:")]
@@ -178,23 +187,31 @@ def _effects(r: ScenarioTestResult) -> str:
     return ", ".join(f"{_e(k)} {v:.3f}" for k, v in sorted(r.effect.items())) or "-"
 
 
+def _regular(r: ScenarioTestResult) -> str:
+    g = r.regularity
+    if g is None:
+        return "-"
+    return f'<span class="fail">yes: {_e(g.detail)}</span>' if g.too_regular else f"no (p = {g.pvalue:.3g})"
+
+
 def _scenario_section(runs: Sequence[RunData], preset: Preset) -> str:
     many = len(runs) > 1
     parts = []
     for ri, run in enumerate(runs):
-        results = {arm: {r.scenario: r for r in run.evaluate(arm, preset)} for arm in run.arms}
+        results = {arm: {r.scenario: r for r in run.evaluate_checked(arm, preset)} for arm in run.arms}
         for sc in run.scenarios:
             rows = []
             for arm in run.arms:
                 r = results[arm][sc.id]
                 rows.append([_e(f"{_run_label(run, many)}{arm[0]}/{arm[1]}"), _e(r.test), f"{r.n_valid}/{r.n}", _f(r.statistic, ".4f"),
-                             _f(r.pvalue, ".3g"), _verdict(r.passed), _effects(r), _e(r.reason or "")])
+                             _f(r.pvalue, ".3g"), _verdict(r.passed), _regular(r), _effects(r), _e(r.reason or "")])
             plot = scenario_plot(sc, {f"{m}/{mode}": run.samples[(m, mode)][sc.id] for m, mode in run.arms}, run.references[sc.id])
             parts.append(
                 f'<div class="scenario" id="scenario-{ri}-{_e(sc.id)}"><h3>{_e(sc.id)} — {_e(sc.title)}</h3>'
                 f'<p class="note">pack {_e(sc.pack)}, kind {_e(sc.kind.value)}, support {_e(sc.support.value)}; '
                 f"reference {len(run.references[sc.id])} samples</p>"
-                + _table(["arm", "test", "valid/N", "statistic", "p-value", "verdict", "effect sizes", "reason"], rows, left=2)
+                + _table(["arm", "test", "valid/N", "statistic", "p-value", "verdict", "too regular", "effect sizes", "reason"],
+                         rows, left=2)
                 + plot + "</div>"
             )
     return f'<section id="scenarios"><h2>Scenarios</h2>{"".join(parts)}</section>'

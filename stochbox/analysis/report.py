@@ -12,7 +12,13 @@ Contract:
   ``[i*k, (i+1)*k)``; :func:`~stochbox.analysis.runs.layout_samples`), with
   ``None`` for every missing, unparseable or not-yet-run sample; the
   evaluator counts those against the model.
-* ``parse_rate`` = valid samples / samples requested, over stored episodes.
+* ``parse_rate`` = valid samples / samples requested, over stored episodes
+  (a stored sample that fails the answer format counts as not parsed).
+* Each result at the run's N carries ``regularity`` (the too-regular
+  diagnostic, :mod:`stochbox.evaluators.regularity`; it never changes
+  ``passed``); each summary counts ``too_regular`` scenarios and adds the
+  family-clustered interval (``cluster_ci_low``, ``cluster_ci_high``,
+  ``clusters``) beside the Wilson one.
 * ``Report.to_json`` rounds floats to 12 significant digits (see there).
 * JSON field names are stable: ``summary`` items are
   :class:`~stochbox.evaluators.KSAtNSummary` plus ``mean_model_calls`` and
@@ -128,11 +134,11 @@ def build_report(
     results: list[ScenarioTestResult] = []
     curves: list[CurvePoint] = []
     for arm in run.arms:
-        group = run.evaluate(arm, rule)
+        group = run.evaluate_checked(arm, rule)
         episodes = [r for recs in run.records.get(arm, {}).values() for r in recs]
         summary.append(
             ArmSummary(
-                **summarize(group, parse_rate=run.parse_rate(arm)).model_dump(),
+                **summarize(group, parse_rate=run.parse_rate(arm), families=run.families()).model_dump(),
                 mean_model_calls=_mean(r.n_model_calls for r in episodes),
                 mean_tool_calls=_mean(r.n_tool_calls for r in episodes),
             )
@@ -171,9 +177,11 @@ def print_report(report: Report, console: Console | None = None, *, per_scenario
     decoding = "/".join(dict.fromkeys(c["structured_output"] for c in report.conditions)) or "auto"
     left_out = f"; {len(report.excluded)} scenario(s) left out, see above" if report.excluded else ""
     table = Table(
-        title=f"KS@N (preset {report.preset}, alpha {report.alpha:g}, structured output {decoding}, 95% Wilson CI{left_out})"
+        title=f"KS@N (preset {report.preset}, alpha {report.alpha:g}, structured output {decoding}, "
+        f"95% Wilson CI; family-clustered bootstrap CI{left_out})"
     )
-    for col in ("model", "mode", "N", "KS@N", "95% CI", "passed", "parse rate", "mean stat", "model calls", "tool calls"):
+    for col in ("model", "mode", "N", "KS@N", "95% CI", "clustered CI", "passed", "too regular", "parse rate", "mean stat",
+                "model calls", "tool calls"):
         table.add_column(col, justify="left" if col in ("model", "mode") else "right")
     for s in report.summary:
         table.add_row(
@@ -182,7 +190,9 @@ def print_report(report: Report, console: Console | None = None, *, per_scenario
             str(s.n),
             f"{s.ks_at_n:.3f}",
             f"[{s.ci_low:.3f}, {s.ci_high:.3f}]",
+            "-" if s.cluster_ci_low is None else f"[{s.cluster_ci_low:.3f}, {s.cluster_ci_high:.3f}] ({s.clusters})",
             f"{s.passed}/{s.scenarios}",
+            "-" if s.too_regular is None else str(s.too_regular),
             f"{s.parse_rate:.3f}",
             _fmt(s.mean_statistic),
             _fmt(s.mean_model_calls, ".2f"),
@@ -190,7 +200,7 @@ def print_report(report: Report, console: Console | None = None, *, per_scenario
         )
     if per_scenario:
         rows = Table(title="per scenario")
-        for col in ("scenario", "model", "mode", "test", "valid/N", "statistic", "p-value", "pass"):
+        for col in ("scenario", "model", "mode", "test", "valid/N", "statistic", "p-value", "pass", "too regular"):
             rows.add_column(col)
         for r in report.results:
             rows.add_row(
@@ -202,6 +212,7 @@ def print_report(report: Report, console: Console | None = None, *, per_scenario
                 _fmt(r.statistic),
                 _fmt(r.pvalue, ".3g"),
                 "yes" if r.passed else "no",
+                "-" if r.regularity is None else ("YES" if r.regularity.too_regular else "no"),
             )
         console.print(rows)
     if report.curves:

@@ -10,6 +10,10 @@ file it writes in the run folder is the verdict cache (``verdicts.sqlite``,
 unchanged and stores the ones it computes. Samples are laid out exactly as ``stochbox report``
 does (:func:`layout_samples`): N slots in episode order,
 ``None`` where missing.
+
+:meth:`RunData.parse_rate` counts a sample as parsed only when it is valid
+for the scenario's answer format (``coerce_sample``): a stored sample that
+fails validation is as unusable as a missing one.
 """
 
 from __future__ import annotations
@@ -30,12 +34,15 @@ from stochbox.run.config import RunConfig
 from stochbox.run.episode import open_run_sandbox
 from stochbox.evaluators.dispatch import evaluate_scenario
 from stochbox.evaluators.unpredictabench import slots_at_n
-from stochbox.evaluators.models import Preset, ScenarioTestResult
+from stochbox.evaluators.intervals import family_of
+from stochbox.evaluators.models import Preset, Regularity, ScenarioTestResult
+from stochbox.evaluators.regularity import check_regularity
 from stochbox.analysis.verdict_cache import VerdictCache, scenario_digest, verdict_key
 from stochbox.reference.cache import ReferenceCache, canonical_json, load_references
 from stochbox.results import EpisodeRecord
 from stochbox.run.runinfo import RunInfo, read_run_info
 from stochbox.scenarios.models import Scenario
+from stochbox.scenarios.samples import coerce_sample
 from stochbox.run.store import RunStore
 
 ArmKey = tuple[str, str]  # (model, mode label): the mode, or MODE@CONDITION in a run with named conditions
@@ -52,7 +59,7 @@ class RunData:
     references: dict[str, list[Any]]
     reference_digests: dict[str, str] = field(default_factory=dict)  # sha256 of each reference's cached bytes
     verdicts: VerdictCache | None = field(default=None, repr=False)
-    _cache: dict[tuple, list[ScenarioTestResult]] = field(default_factory=dict, repr=False)
+    _cache: dict[tuple, Any] = field(default_factory=dict, repr=False)
     _scenario_digests: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -74,11 +81,55 @@ class RunData:
 
     def parse_rate(self, arm: ArmKey, scenario_ids: Iterable[str] | None = None) -> float:
         """Valid samples / samples requested over the arm's stored episodes (of ``scenario_ids`` when given)."""
+        formats = {s.id: s.answer_format for s in self.scenarios}
         by_scenario = self.records.get(arm, {})
-        ids = by_scenario if scenario_ids is None else scenario_ids
-        recs = [r for i in ids for r in by_scenario.get(i, ())]
-        requested = sum(r.n_requested for r in recs)
-        return sum(len(r.samples) for r in recs) / requested if requested else 0.0
+        requested = valid = 0
+        for sid in by_scenario if scenario_ids is None else scenario_ids:
+            fmt = formats.get(sid)
+            for r in by_scenario.get(sid, ()):
+                requested += r.n_requested
+                valid += sum(_is_valid(x, fmt) for x in r.samples[: r.n_requested])
+        return valid / requested if requested else 0.0
+
+    def families(self) -> dict[str, str]:
+        """Scenario id -> its cluster for family-clustered intervals (first ``family:`` tag, else itself)."""
+        return {s.id: family_of(s.id, s.tags) for s in self.scenarios}
+
+    def evaluate_checked(self, arm: ArmKey, preset: Preset) -> list[ScenarioTestResult]:
+        """:meth:`evaluate` at the run's N with the too-regular diagnostic (:mod:`.regularity`) attached;
+        kept in the verdict cache like the verdicts (kind ``regularity``)."""
+        key = (arm, preset.name, preset.alpha, "regularity")
+        if key not in self._cache:
+            model, mode = arm
+            results = self.evaluate(arm, preset)
+            keys: list[str | None] = []
+            checked: list[ScenarioTestResult | None] = []
+            for sc in self.scenarios:
+                vkey = None
+                if self.verdicts is not None:
+                    digest = self._scenario_digests.get(sc.id) or self._scenario_digests.setdefault(sc.id, scenario_digest(sc))
+                    vkey = verdict_key(
+                        digest, self.samples[arm][sc.id], self.reference_digests[sc.id], model=model, mode=mode, preset=preset,
+                        kind="regularity",
+                    )
+                keys.append(vkey)
+                checked.append(self.verdicts.get(vkey) if vkey is not None else None)
+            fresh = []
+            with threadpool_limits(limits=1, user_api="blas"):
+                for i, (sc, result) in enumerate(zip(self.scenarios, results)):
+                    if checked[i] is None:
+                        check = self.regularity(arm, sc)
+                        checked[i] = result.model_copy(update={"regularity": check})
+                        if keys[i] is not None:
+                            fresh.append((keys[i], checked[i]))
+            if fresh and self.verdicts is not None:
+                self.verdicts.put_many(fresh)
+            self._cache[key] = checked
+        return self._cache[key]
+
+    def regularity(self, arm: ArmKey, scenario: Scenario) -> Regularity:
+        """The too-regular diagnostic of one scenario's N episode-ordered samples (independent of the preset)."""
+        return check_regularity(scenario, self.samples[arm][scenario.id], self.references[scenario.id])
 
     def evaluate(self, arm: ArmKey, preset: Preset, n: int | None = None) -> list[ScenarioTestResult]:
         """Per-scenario results of one arm at N = ``n`` (a prefix; default the run's N), run order."""
@@ -123,6 +174,16 @@ def layout_samples(records: Iterable[EpisodeRecord], n: int, samples_per_episode
             if start + j < n:
                 slots[start + j] = value
     return slots
+
+
+def _is_valid(value: Any, fmt: Any) -> bool:
+    if value is None or fmt is None:
+        return value is not None
+    try:
+        coerce_sample(value, fmt)
+    except ValueError:
+        return False
+    return True
 
 
 def run_arms(config: RunConfig) -> list[ArmKey]:

@@ -70,11 +70,20 @@ def scenario_digest(scenario: Scenario) -> str:
 
 
 def verdict_key(
-    scenario_digest: str, samples: Sequence[Any], reference_digest: str, *, model: str, mode: str, preset: Preset
+    scenario_digest: str,
+    samples: Sequence[Any],
+    reference_digest: str,
+    *,
+    model: str,
+    mode: str,
+    preset: Preset,
+    kind: str = "verdict",
 ) -> str:
-    """The cache key of one verdict (see the module contract); N is ``len(samples)``."""
+    """The cache key of one verdict (see the module contract); N is ``len(samples)``. ``kind`` tells
+    apart results of the same inputs that carry more (``"regularity"``: with the too-regular diagnostic)."""
     h = hashlib.sha256()
-    for part in (evaluator_version(), scenario_digest, reference_digest, model, mode, preset.name, repr(preset.alpha), str(len(samples))):
+    parts = (evaluator_version(), kind, scenario_digest, reference_digest, model, mode, preset.name, repr(preset.alpha), str(len(samples)))
+    for part in parts:
         h.update(part.encode() + b"\x00")
     h.update(json.dumps(list(samples), separators=(",", ":"), ensure_ascii=False, default=str).encode())
     return h.hexdigest()

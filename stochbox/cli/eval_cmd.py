@@ -43,6 +43,11 @@ def print_comparison(c: Comparison, console: Console) -> None:
         f"KS@N  A {c.a_ks_at_n:.3f} ({c.a_passed}/{c.scenarios})   B {c.b_ks_at_n:.3f} ({c.b_passed}/{c.scenarios})   "
         f"B−A {c.diff:+.3f}, 95% paired-bootstrap CI [{c.diff_ci_low:+.3f}, {c.diff_ci_high:+.3f}] ({c.bootstrap} resamples)"
     )
+    if c.diff_cluster_ci_low is not None:
+        console.print(
+            f"      family-clustered 95% CI [{c.diff_cluster_ci_low:+.3f}, {c.diff_cluster_ci_high:+.3f}] "
+            f"({c.clusters} families resampled whole; use it for a claim about scenarios in general)"
+        )
     console.print(
         f"pairs: both pass {c.both_pass}, A only {c.a_only}, B only {c.b_only}, neither {c.neither};  "
         f"McNemar exact p = {c.mcnemar_pvalue:.3g}"

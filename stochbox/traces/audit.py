@@ -14,9 +14,22 @@ and below. An audit of an honest tool-mode run has no flags.
   these two applies to baselines (``baseline:*``), which never use tools.
 * ``seed_fixed`` -- code the model ran fixes a random seed (see
   :mod:`stochbox.traces.audit_code`).
-* ``identical_samples`` -- episodes of the same (model, mode, scenario)
-  submitted identical samples where a coincidence is (nearly) impossible:
-  continuous or multivariate support, or identical lists of 5+ samples.
+* ``identical_samples`` -- c of the G episodes of the same (model, mode,
+  scenario) submitted one identical list L of samples, and the reference
+  makes that unlikely: with P(L) the product of the reference's empirical
+  frequencies of L's samples (0 for a value the reference never drew, on
+  continuous and multivariate supports; 1/(M+1) on the others), the chance
+  that c - 1 of the other G - 1 episodes repeat L, P(Binomial(G-1, P(L)) >=
+  c-1), is below 1e-3. Atoms (a censoring time, a zero-inflation) and
+  integer vectors repeat by chance and are not flagged; a fixed seed is.
+  Without a cached reference the old rule applies (continuous or
+  multivariate support, or identical lists of 5+ samples).
+* ``too_regular`` -- the scenario's samples, in episode order, are more
+  regular than independent draws of the reference almost ever are
+  (:mod:`stochbox.evaluators.regularity`: closer to the reference than
+  chance, runs, lag-1 dependence, a repeated cycle; 1% family-wise
+  false-alarm rate per (model, mode, scenario)). One flag per scenario, on
+  its first episode.
 * ``collapse`` -- 3+ episodes of a (model, mode, scenario) all answered the
   same, or one episode's 3+ samples are all equal, unless the reference says
   that is likely (chance >= 1e-3 under the empirical reference distribution).
@@ -45,6 +58,7 @@ from stochbox.traces.audit_match import PrintedValues
 from stochbox.errors import ConfigError
 from stochbox.reference.cache import ReferenceCache
 from stochbox.traces.run_trace import EpisodeTrace, RunTrace, load_run_trace
+from stochbox.scenarios.samples import coerce_sample
 from stochbox.run.trace import TraceEvent
 
 AUDIT_SCHEMA_VERSION = 1
@@ -64,6 +78,7 @@ class FlagName(StrEnum):
     seed_fixed = "seed_fixed"
     identical_samples = "identical_samples"
     collapse = "collapse"
+    too_regular = "too_regular"
     blocked_call = "blocked_call"
     network_attempt = "network_attempt"
     exec_timeout = "exec_timeout"
@@ -139,6 +154,7 @@ class _Auditor:
         self.flags: list[AuditFlag] = []
         self.scenarios = {s.id: s for s in run.info.scenarios} if run.info is not None else {}
         self._references: dict[str, list[Any] | None] = {}
+        self._frequencies: dict[str, Counter[str]] = {}
 
     def add(self, flag: FlagName, ep: EpisodeTrace | None, event: TraceEvent | None, detail: str) -> None:
         self.flags.append(
@@ -237,6 +253,23 @@ class _Auditor:
         for (_, _, _, scenario), eps in groups.items():
             self._identical(scenario, eps)
             self._collapse(scenario, eps)
+            self._too_regular(scenario, eps)
+
+    def _too_regular(self, scenario: str, eps: list[EpisodeTrace]) -> None:
+        from stochbox.evaluators.regularity import check_regularity  # numpy/scipy only when a reference is there
+
+        sc, ref = self.scenarios.get(scenario), self._reference(scenario)
+        if sc is None or not ref:
+            return
+        ordered = sorted(eps, key=lambda e: (e.index is None, e.index if e.index is not None else 0))
+        result = check_regularity(sc, [x for e in ordered for x in e.samples], ref)
+        if result.too_regular:
+            first = ordered[0]
+            self.add(
+                FlagName.too_regular, first, first.last("sample_submitted") or first.last("episode_end"),
+                f"{sum(len(e.samples) for e in ordered)} samples of {len(ordered)} episode(s) more regular than "
+                f"independent draws: {result.detail}",
+            )
 
     def _support(self, scenario: str, samples: list[Any]) -> str:
         sc = self.scenarios.get(scenario)
@@ -253,7 +286,11 @@ class _Auditor:
             if len(same) < 2:
                 continue
             samples = same[0].samples
-            if self._support(scenario, samples) not in ("continuous", "multivariate") and len(samples) < IDENTICAL_MIN_SAMPLES:
+            chance = self._chance_repeated(scenario, samples, len(same), len(eps))
+            if chance is None:  # no reference: tie-free supports and long lists only
+                if self._support(scenario, samples) not in ("continuous", "multivariate") and len(samples) < IDENTICAL_MIN_SAMPLES:
+                    continue
+            elif chance >= COLLAPSE_CHANCE:
                 continue
             ids = [e.episode_id for e in same]
             for ep in same:
@@ -280,6 +317,23 @@ class _Auditor:
                         ep.last("sample_submitted") or ep.last("episode_end"),
                         f"all {len(eps)} episodes of this scenario answered {_short(ep.samples)}",
                     )
+
+    def _chance_repeated(self, scenario: str, samples: list[Any], copies: int, episodes: int) -> float | None:
+        """P(>= copies - 1 of the other episodes repeat ``samples``) under the reference; None without one."""
+        sc, ref = self.scenarios.get(scenario), self._reference(scenario)
+        if sc is None or not ref:
+            return None
+        if scenario not in self._frequencies:
+            self._frequencies[scenario] = Counter(_key([_canonical(s, sc)]) for s in ref)
+        from scipy.stats import binom
+
+        freq, m = self._frequencies[scenario], len(ref)
+        unseen = 0.0 if sc.support.value in ("continuous", "multivariate") else 1.0 / (m + 1)
+        prob = 1.0
+        for s in samples:
+            count = freq.get(_key([_canonical(s, sc)]), 0)
+            prob *= count / m if count else unseen
+        return float(binom.sf(copies - 2, episodes - 1, prob))
 
     def _chance_all_equal(self, scenario: str, k: int) -> float:
         """P(k independent reference draws are all equal); 0 for continuous support; 0 without a reference."""
@@ -320,6 +374,14 @@ _NETWORK_ERRORS = re.compile(
     r"Temporary failure in name resolution[^\n]*|ConnectionRefusedError[^\n]*|urlopen error[^\n]*|"
     r"Address family not supported[^\n]*|NewConnectionError[^\n]*"
 )
+
+
+def _canonical(value: Any, scenario: Any) -> Any:
+    """The sample as the answer format normalises it (so 15 and 15.0 count as one value)."""
+    try:
+        return coerce_sample(value, scenario.answer_format)
+    except ValueError:
+        return value
 
 
 def _flat(value: Any) -> list[Any]:

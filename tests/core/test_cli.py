@@ -47,6 +47,9 @@ def test_run_then_report_json_has_the_stable_fields(capsys, tiny_pack, sandbox_b
     result_fields = {"scenario", "model", "mode", "n", "n_valid", "test", "statistic", "pvalue", "passed"}
     assert summary_fields <= set(report["summary"][0])
     assert all(result_fields <= set(r) for r in report["results"])
+    # the too-regular diagnostic and the family-clustered interval are part of the stable JSON
+    assert {"too_regular", "clusters", "cluster_ci_low", "cluster_ci_high"} <= set(report["summary"][0])
+    assert all(set(r["regularity"]) >= {"too_regular", "pvalue", "level", "checks"} for r in report["results"])
     assert [r["scenario"] for r in report["results"]] == ["coin", "expo"]
     assert report["summary"][0]["n"] == 20 and report["summary"][0]["preset"] == "stochbox"
     # the report is deterministic and can switch preset after the fact

@@ -73,6 +73,8 @@ def test_html_report_renders_in_headless_chromium(scripted_run, tmp_path):
     page = out.read_text()
     for external in ('src="http', "src='http", 'href="http', "<link", "<script"):
         assert external not in page  # self-contained: opens from disk with no network
+    # the summary shows both intervals and the too-regular count; each scenario row its diagnostic
+    assert "95% family-clustered CI" in page and "too regular" in page and "family-clustered 95% CI" in page
     again = write_html_report([scripted_run], tmp_path / "again.html", sandbox="unsafe-subprocess")
     assert again.read_bytes() == out.read_bytes()  # deterministic
     browser = _chromium()

@@ -214,3 +214,18 @@ def test_paired_bootstrap_ci_covers_and_is_seeded():
     assert (low, high) == paired_bootstrap_ci(a, b, draws=4000, seed=1)
     # identical arms: a degenerate interval at 0
     assert paired_bootstrap_ci(a, a, draws=100, seed=1) == (0.0, 0.0)
+
+
+def test_energy_reference_grows_with_n_and_stays_calibrated():
+    from stochbox.evaluators.energy import reference_size
+
+    assert [reference_size(n) for n in (10, 100, 300, 1000, 5000)] == [500, 500, 1500, 3000, 3000]
+    rng = np.random.default_rng(8)
+    reference = rng.standard_normal((10_000, 2))
+    out = energy_perm(rng.standard_normal((300, 2)), reference, draws=99, rng=rng)
+    assert out.extra["reference_used"] == 1500
+    rejected = sum(
+        energy_perm(g.standard_normal((300, 2)), reference, draws=99, rng=g).pvalue < 0.05
+        for g in (np.random.default_rng([5, i]) for i in range(100))
+    )
+    assert rejected <= 12  # 100 oracle trials at 5%: > 12 rejections has probability < 0.003

@@ -21,6 +21,7 @@ from tagged_run import make_run
 
 ARMS, SCENARIOS, NS = 2, 4, 2  # two models x four scenarios x (N=20 and its curve prefix N=10)
 ALL = ARMS * SCENARIOS * NS
+CHECKED = ARMS * SCENARIOS  # the too-regular diagnostic at the run's N, cached beside the verdicts
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +52,31 @@ def evaluations(monkeypatch):
     return calls
 
 
+@pytest.fixture
+def regularity_checks(monkeypatch):
+    """Every (scenario, N) whose too-regular diagnostic the report had to compute."""
+    calls = []
+    real = runs_module.check_regularity
+
+    def counting(scenario, samples, reference):
+        calls.append((scenario.id, len(samples)))
+        return real(scenario, samples, reference)
+
+    monkeypatch.setattr(runs_module, "check_regularity", counting)
+    return calls
+
+
 def _rows(run) -> list[tuple[str, str]]:
     with sqlite3.connect(run / CACHE_FILE) as db:
         return list(db.execute("SELECT key, version FROM verdicts"))
 
 
-def test_a_warm_report_reruns_no_test_and_says_the_same(run, evaluations, monkeypatch):
+def test_a_warm_report_reruns_no_test_and_says_the_same(run, evaluations, regularity_checks, monkeypatch):
     cold = build_report(run).to_json()
-    assert len(evaluations) == ALL and len(_rows(run)) == ALL
+    assert len(evaluations) == ALL and len(regularity_checks) == CHECKED and len(_rows(run)) == ALL + CHECKED
     evaluations.clear()
-    assert build_report(run).to_json() == cold and evaluations == []
+    regularity_checks.clear()
+    assert build_report(run).to_json() == cold and evaluations == [] and regularity_checks == []
     # --no-cache recomputes everything and gives the same bytes
     assert build_report(run, use_cache=False).to_json() == cold and len(evaluations) == ALL
     # the command line: a warm report, and --no-cache, print the same JSON as the cold one
