@@ -125,6 +125,17 @@ def test_an_internal_error_fails_one_episode_and_the_run_goes_on(monkeypatch, ti
     assert ends == {"ok": 4, "failed": 1}
 
 
+def test_an_internally_failed_episode_keeps_its_condition(monkeypatch, tiny_pack, sandbox, tmp_path):
+    _boom_on_episode(monkeypatch, 1)
+    cfg = RunConfig.model_validate(dict(models=["baseline:collapse"], packs=[str(tiny_pack)], scenarios=["coin"], n=3,
+                                        reference_n=200, conditions=[{"name": "a"}, {"name": "b"}]))
+    outcome = start_run(cfg, tmp_path / "run", sandbox=sandbox)
+    assert outcome.done == 6 and outcome.internal_errors == 2  # episode 1 of each condition
+    with RunStore(tmp_path / "run") as store:
+        failed = sorted((r.condition, r.index) for r in store.records() if r.status.value == "failed")
+    assert failed == [("a", 1), ("b", 1)]
+
+
 def test_the_command_says_how_many_episodes_failed_internally_and_exits_6(monkeypatch, capsys, tiny_pack, sandbox_backend, tmp_path):
     _boom_on_episode(monkeypatch, 0)
     code, out, err = _cli(capsys, "run", "--model", "baseline:collapse", "--pack", str(tiny_pack), "--scenario", "coin",
