@@ -332,16 +332,18 @@ def import_jsonl(file: Path | str, out_dir: Path | str, *, name: str | None = No
     result = ImportResult(out_dir=out_dir, pack=pack, imported=[s.id for s in scenarios], problems=problems)
     if not scenarios:
         return result
+    write_pack(out_dir, pack, f"Imported from {file.name} with 'stochbox scenarios import jsonl'.", scenarios)
+    return result
+
+
+def write_pack(out_dir: Path, pack: str, description: str, scenarios: list[Scenario]) -> None:
+    """Write ``pack.yaml`` and one YAML file per scenario into ``out_dir``; each file is read back and must
+    give the same scenario (a difference is a bug of the importer, not of the user's input)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "name": pack,
-        "version": "0.1.0",
-        "description": f"Imported from {file.name} with 'stochbox scenarios import jsonl'.",
-    }
+    manifest = {"name": pack, "version": "0.1.0", "description": description}
     (out_dir / PACK_FILE).write_text(dump_yaml(manifest), encoding="utf-8")
     for sc in scenarios:
         path = out_dir / f"{sc.id}.yaml"
         path.write_text(dump_yaml(scenario_document(sc)), encoding="utf-8")
         if load_scenario(path, pack=pack).model_dump(exclude={"source"}) != sc.model_dump(exclude={"source"}):
-            raise AssertionError(f"round trip changed scenario {sc.id}")  # a bug in this module, not user input
-    return result
+            raise AssertionError(f"round trip changed scenario {sc.id}")

@@ -59,8 +59,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stochbox.errors import MissingExtraError, ScenarioError
-from stochbox.scenarios.importer import dump_yaml, scenario_document, tidy_block
-from stochbox.scenarios.loader import PACK_FILE, load_scenario
+from stochbox.scenarios.importer import tidy_block, write_pack
 from stochbox.scenarios.models import AnswerFormat, PackManifest, Scenario
 from stochbox.scenarios.paper_output import adapter_program, normalise_key, probe_program, to_samples
 from stochbox.scenarios.samples import coerce_sample
@@ -638,18 +637,7 @@ def import_unpredictabench(
     )
     if not scenarios:
         return result
-    out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "name": pack,
-        "version": "0.1.0",
-        "description": "UnpredictaBench problems imported with 'stochbox scenarios import unpredictabench'.",
-    }
-    (out_dir / PACK_FILE).write_text(dump_yaml(manifest), encoding="utf-8")
-    for sc in scenarios:
-        path = out_dir / f"{sc.id}.yaml"
-        path.write_text(dump_yaml(scenario_document(sc)), encoding="utf-8")
-        if load_scenario(path, pack=pack).model_dump(exclude={"source"}) != sc.model_dump(exclude={"source"}):
-            raise AssertionError(f"round trip changed scenario {sc.id}")  # a bug in this module, not user input
+    write_pack(out_dir, pack, "UnpredictaBench problems imported with 'stochbox scenarios import unpredictabench'.", scenarios)
     report = result.model_dump(mode="json")
     (out_dir / "import-report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return result
