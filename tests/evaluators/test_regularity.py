@@ -169,3 +169,21 @@ def test_orderings_of_seven_items_use_position_counts(canonical):
     assert result.checks["closer_than_chance"] <= 2e-3, result
     honest = check_regularity(sc, [list(rng.permutation(items)) for _ in range(70)], reference, draws=999)
     assert honest.checks["closer_than_chance"] > 0.01, honest
+
+
+@pytest.mark.parametrize("case", ["regular", "honest"])
+def test_the_sequential_stop_decides_as_every_draw_would(case):
+    """Besag-Clifford's stop: a p-value below the stop threshold is the full-draw p-value exactly (the same
+    draws are made); a stopped one is at least the level, as the full-draw one then is."""
+    rng = np.random.default_rng(11)
+    reference = rng.normal(size=10_000)
+    agent = stats.norm.ppf((np.arange(100) + 0.5) / 100) if case == "regular" else rng.normal(size=100)
+    draws = 1999
+    stop_after = int(np.ceil(DEFAULT_LEVEL * (draws + 1)))
+    full = _ks_lower(agent, reference, draws, np.random.default_rng(5))
+    sequential = _ks_lower(agent, reference, draws, np.random.default_rng(5), stop_after)
+    if case == "regular":
+        assert full < DEFAULT_LEVEL / 4 and sequential == full
+    else:
+        assert full > DEFAULT_LEVEL and DEFAULT_LEVEL <= sequential
+        assert sequential == pytest.approx(full, abs=0.25)  # p = 20 / draws made: a coarser estimate of the same tail
