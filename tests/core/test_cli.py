@@ -10,19 +10,9 @@ from dataclasses import replace
 
 import pytest
 
-from stochbox.cli import main
+from stochbox.testing.cli import run_cli as _cli
 
 from stochbox.testing.scenario_texts import BOOM, TINY, write_pack
-
-
-def _cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _one_error_line(err: str) -> str:

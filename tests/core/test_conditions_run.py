@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from stochbox.cli import main
+from stochbox.testing.cli import run_cli as _cli
 from stochbox.conditions.templates import default_templates
 from stochbox.run.store import RunStore
 from stochbox.run.trace import read_trace
@@ -24,16 +24,6 @@ from stochbox.run.trace import read_trace
 from stochbox.testing.scenario_texts import write_pack
 
 UNIFORMS = 8  # scenarios, all uniform on [0, 1): honest code passes ~95% of them, seeded code none
-
-
-def _cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _uniform(i: int) -> str:

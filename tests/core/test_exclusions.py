@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from stochbox.cli import main
+from stochbox.testing.cli import run_cli as _cli
 from stochbox.run.runinfo import read_run_info
 from stochbox.run.runner import start_run
 from stochbox.run.store import RunStore
@@ -28,16 +28,6 @@ SHORT = """
         print([0.1, 0.2, 0.3])
 """
 FIXED_BOOM = BOOM.replace("raise ValueError('nope')", "print(3)")
-
-
-def _cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

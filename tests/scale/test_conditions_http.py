@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from stochbox.cli import main
+from stochbox.testing.cli import run_cli as _cli
 from stochbox.run.runinfo import read_run_info
 from stochbox.run.store import RunStore
 from stochbox.run.trace import read_trace
@@ -20,16 +20,6 @@ from stochbox.testing.openai_stub import StubServer, value_for
 CLIENTS = ["stochbox", "langchain"]
 REASONING = "The user wants a uniform draw. 0.999 would be too obvious; I will answer with the JSON object."
 SYSTEM = "You are a careful random process (stochbox test template). {answer_instructions}"
-
-
-def _cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _run_args(stub: StubServer, pack, out, client: str, backend: str, *extra: str) -> tuple[str, ...]:
