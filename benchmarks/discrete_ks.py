@@ -12,11 +12,11 @@ Prints one line per case with both timings, both p-values and the speed ratio.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 from stochbox.evaluators.ks import ks_discrete_mc, ks_naive_permutation
+from stochbox.testing.timing import best_of
 
 CASES = {
     # name: (agent sampler, reference sampler); N = 100 agent values vs M = 10,000 reference values
@@ -24,15 +24,6 @@ CASES = {
     "poisson(4) (~15 values)": (lambda g, n: g.poisson(4.3, n), lambda g, m: g.poisson(4, m)),
     "binomial(100, .5) (~40 values)": (lambda g, n: g.binomial(100, 0.5, n), lambda g, m: g.binomial(100, 0.5, m)),
 }
-
-
-def best_of(repeat: int, fn) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from scipy import stats
 
 from stochbox.evaluators import ks_exact
 from stochbox.evaluators.ks import ks_discrete_mc
+from stochbox.testing.timing import best_of
 
 FEW = {
     # <= 100 distinct pooled values, N = 100 vs M = 10,000
@@ -46,16 +47,6 @@ MANY = {
         lambda g, m: np.round(g.normal(size=m), 3),
     ),
 }
-
-
-def best_of(repeat: int, fn) -> tuple[float, object]:
-    """Best wall-clock time of ``repeat`` calls, and the last result."""
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def cpu_of(repeat: int, fn) -> float:

@@ -53,6 +53,7 @@ from stochbox.analysis.verdict_cache import CACHE_FILE
 from stochbox.reference.cache import ReferenceCache
 from stochbox.analysis.report import build_report
 from stochbox.run.runinfo import read_run_info
+from stochbox.testing.timing import best_of
 
 PACKS = Path(__file__).resolve().parents[1] / "scenarios" / "packs"
 
@@ -115,15 +116,6 @@ def bare_loop(run_dir: Path) -> int:
     return int(passed)
 
 
-def best(repeat: int, fn) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", type=int, default=450)
@@ -141,14 +133,14 @@ def main() -> None:
     print(f"run: {len(info.scenarios)} scenarios, N={info.config.n}, {episodes} episodes, reference {info.config.reference_n}; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
 
-    t_bare = best(args.repeat, lambda: bare_loop(run_dir))
+    t_bare = best_of(args.repeat, lambda: bare_loop(run_dir))[0]
     print(f"bare loop (load samples + ks_2samp per scenario): {t_bare:.2f} s")
     (run_dir / CACHE_FILE).unlink(missing_ok=True)
     for preset in ("stochbox", "unpredictabench"):  # verdict keys include the preset: the second is cold too
         t0 = time.perf_counter()
         cold_report = build_report(run_dir, preset=preset, by_tag=["group"])
         t_cold = time.perf_counter() - t0
-        t_warm = best(args.repeat, lambda: build_report(run_dir, preset=preset, by_tag=["group"]))
+        t_warm = best_of(args.repeat, lambda: build_report(run_dir, preset=preset, by_tag=["group"]))[0]
         assert build_report(run_dir, preset=preset, by_tag=["group"]).to_json() == cold_report.to_json()
         summary = cold_report.summary[0]
         print(f"report --preset {preset} --by-tag group: cold {t_cold:.2f} s ({t_cold / t_bare:.2f}x), "
