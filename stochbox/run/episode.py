@@ -142,15 +142,7 @@ class EpisodeRunner:
         samples, status, reason = valid_samples(spec, outcome)
         return EpisodeRecord(
             run_id=self.info.run_id,
-            episode_id=spec.episode_id,
-            scenario=spec.scenario.id,
-            pack=spec.scenario.pack,
-            model=spec.model,
-            mode=spec.mode,
-            condition=spec.condition,
-            index=spec.index,
-            seed=spec.seed,
-            n_requested=spec.n_samples,
+            **spec.record_identity(),
             samples=samples,
             status=status,
             reason=reason,

@@ -13,7 +13,7 @@ native and tool mode, in every condition and for every model, so
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from stochbox.conditions import arm_mode
 from stochbox.results import Mode
@@ -44,6 +44,21 @@ class EpisodeSpec:
     seed: int
     n_samples: int  # samples this episode asks for
     condition: str | None = None  # the named condition (None: the run has no --condition)
+
+    def record_identity(self) -> dict[str, Any]:
+        """The fields of this episode's :class:`~stochbox.results.EpisodeRecord` that say which episode it is
+        (every record of the episode, a finished or an internally failed one, carries exactly these)."""
+        return {
+            "episode_id": self.episode_id,
+            "scenario": self.scenario.id,
+            "pack": self.scenario.pack,
+            "model": self.model,
+            "mode": self.mode,
+            "condition": self.condition,
+            "index": self.index,
+            "seed": self.seed,
+            "n_requested": self.n_samples,
+        }
 
 
 @dataclass(frozen=True)
