@@ -22,6 +22,7 @@ from stochbox.conditions.templates import (
     default_templates,
     default_templates_path,
     load_prompt_templates,
+    read_yaml_file,
     template_fields,
     templates_from_mapping,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "parse_condition",
     "parse_model_option",
     "parse_model_options",
+    "read_yaml_file",
     "rejected_option",
     "run_conditions",
     "split_arm_mode",

@@ -33,7 +33,6 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from stochbox.errors import ConfigError
@@ -43,6 +42,7 @@ from stochbox.conditions.templates import (
     PromptTemplates,
     default_templates,
     load_prompt_templates,
+    read_yaml_file,
     templates_from_mapping,
 )
 
@@ -175,18 +175,12 @@ def load_condition(name: str, path: Path | str) -> Condition:
         raise ConfigError(f"--condition '{name}': names are letters, digits, '_', '.', '-' (at most 64, e.g. hint)")
     path = Path(path).expanduser()
     source = str(path.resolve())
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"condition file '{path}' cannot be read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ConfigError(f"condition file '{path}' is not valid YAML: {first}") from None
+    data = read_yaml_file(path, "condition file")
     if not isinstance(data, dict):
         raise ConfigError(f"condition file '{path}': expected a mapping (prompts, structured_output, model_options)")
     condition_keys = {"prompts", "structured_output", "model_options"}
     if any(k in TEMPLATE_FIELDS for k in data) and not (condition_keys & set(data)):
-        return Condition(name=name, source=source, prompts=load_prompt_templates(path))
+        return Condition(name=name, source=source, prompts=templates_from_mapping(data, source=source, default_name=path.stem))
     for key in data:
         if key not in condition_keys:
             raise ConfigError(

@@ -163,16 +163,22 @@ def templates_from_mapping(data: Any, *, source: str, default_name: str) -> Prom
     return PromptTemplates.model_validate(merged)
 
 
-def load_prompt_templates(path: Path | str) -> PromptTemplates:
-    """Read a templates file (YAML); its name defaults to the file's stem."""
-    path = Path(path).expanduser()
+def read_yaml_file(path: Path, what: str, error: type[ConfigError] = ConfigError) -> Any:
+    """The YAML document of ``path``; ``error`` with one line naming ``what`` (e.g. "prompts file") and the
+    file when it cannot be read or is not YAML."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise PromptTemplateError(f"prompts file '{path}' cannot be read: {exc.strerror or exc}") from None
+        raise error(f"{what} '{path}' cannot be read: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PromptTemplateError(f"prompts file '{path}' is not valid YAML: {first}") from None
+        raise error(f"{what} '{path}' is not valid YAML: {first}") from None
+
+
+def load_prompt_templates(path: Path | str) -> PromptTemplates:
+    """Read a templates file (YAML); its name defaults to the file's stem."""
+    path = Path(path).expanduser()
+    data = read_yaml_file(path, "prompts file", PromptTemplateError)
     return templates_from_mapping(data, source=str(path.resolve()), default_name=path.stem)
