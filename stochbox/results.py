@@ -16,7 +16,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from stochbox.unicode_text import valid_unicode_data
 
@@ -67,5 +67,8 @@ class EpisodeRecord(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _valid_unicode(cls, data: Any) -> Any:
-        return valid_unicode_data(data)[0] if isinstance(data, dict) else data
+    def _valid_unicode(cls, data: Any, info: ValidationInfo) -> Any:
+        # JSON input is the run store's own rows, written from records already made valid here
+        if info.mode == "json" or not isinstance(data, dict):
+            return data
+        return valid_unicode_data(data)[0]
